@@ -1,0 +1,111 @@
+"""Core decoder types: readings, results, the device context and the Decoder protocol."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from .quantities import QUANTITIES
+
+Value = float | bool | str
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One decoded value of a quantity in that quantity's unit.
+
+    ``time_ns`` is set only when the payload carries its own sample time; otherwise the
+    reading belongs to the uplink's network reception time.
+    """
+
+    key: str
+    value: Value
+    unit: str
+    time_ns: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DecodeResult:
+    """What a decoder made of one payload."""
+
+    readings: tuple[Reading, ...]
+    warnings: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Value]:
+        """Readings at the uplink time as ``{key: value}`` (sampled readings are left out)."""
+        return {r.key: r.value for r in self.readings if r.time_ns is None}
+
+
+EMPTY_METADATA: Mapping[str, object] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceContext:
+    """What a decoder may know besides the bytes: all of it comes from the uplink or registry."""
+
+    received_at_ns: int = 0
+    metadata: Mapping[str, object] = field(default_factory=lambda: EMPTY_METADATA)
+    network_decoded: Mapping[str, object] | None = None
+    device_id: str = ""
+
+
+DEFAULT_CONTEXT = DeviceContext()
+
+
+class Decoder(Protocol):
+    """Turns payload bytes into readings; raises only ``DecodeError`` subclasses."""
+
+    def __call__(self, payload: bytes, f_port: int, ctx: DeviceContext, /) -> DecodeResult: ...
+
+
+class ReadingsBuilder:
+    """Collects readings, checking each against the quantity vocabulary.
+
+    An unknown quantity is a programming error (KeyError); a value out of range or not
+    finite is dropped with a warning so that the rest of the payload survives.
+    """
+
+    __slots__ = ("_readings", "_warnings")
+
+    def __init__(self) -> None:
+        self._readings: list[Reading] = []
+        self._warnings: list[str] = []
+
+    def add(
+        self,
+        quantity: str,
+        value: Value,
+        channel: int | None = None,
+        time_ns: int | None = None,
+    ) -> None:
+        """Add one reading of ``quantity`` (already in the vocabulary's unit)."""
+        q = QUANTITIES[quantity]
+        key = quantity if channel is None else f"{quantity}_{channel}"
+        if q.type == "float":
+            if isinstance(value, str):
+                self.warn(f"{key}: expected a number, got {value!r}")
+                return
+            v = float(value)
+            if not math.isfinite(v) or v < q.minimum or v > q.maximum:
+                self.warn(f"{key}: {v:g} {q.unit} outside [{q.minimum:g}, {q.maximum:g}], dropped")
+                return
+            self._readings.append(Reading(key, v, q.unit, time_ns))
+        elif q.type == "bool":
+            self._readings.append(Reading(key, bool(value), q.unit, time_ns))
+        else:
+            self._readings.append(Reading(key, str(value), q.unit, time_ns))
+
+    def warn(self, message: str) -> None:
+        """Record a warning that travels with the result."""
+        self._warnings.append(message)
+
+    def extend(self, other: DecodeResult) -> None:
+        """Take over another result's readings and warnings."""
+        self._readings.extend(other.readings)
+        self._warnings.extend(other.warnings)
+
+    def result(self) -> DecodeResult:
+        """The collected readings and warnings."""
+        return DecodeResult(tuple(self._readings), tuple(self._warnings))
