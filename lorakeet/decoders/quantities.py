@@ -89,6 +89,9 @@ _ALL: tuple[Quantity, ...] = (
     _q("presence", "", 0, 255),
     _q("occupancy", "", type="bool"),
     _q("door_open", "", type="bool"),
+    _q("daylight", "", type="bool", description="ambient light above the device's threshold"),
+    _q("alarm", "", type="bool", description="device alarm / SOS button active"),
+    _q("interrupt", "", type="bool", description="uplink triggered by the interrupt pin"),
     _q("counter", "", 0, 1e15),
     # Cayenne LPP generic types
     _q("generic", "", 0, 2**32),

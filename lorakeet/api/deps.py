@@ -1,0 +1,30 @@
+"""Shared dependencies of the API routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from lorakeet.settings import Settings
+from lorakeet.storage.factory import Store
+from lorakeet.storage.registry import Registry
+
+
+@dataclass
+class Services:
+    """What the API needs, built once by the entry point."""
+
+    settings: Settings
+    registry: Registry
+    store: Store
+
+
+def get_services(request: Request) -> Services:
+    """The app's services."""
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]

@@ -1,0 +1,178 @@
+"""The ``lorakeet`` command line."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from lorakeet import __version__
+from lorakeet.settings import Settings
+
+app = typer.Typer(
+    help="Lorakeet: community LoRaWAN sensor backend.", no_args_is_help=True, add_completion=False
+)
+console = Console(stderr=True)
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        pass
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+@app.command()
+def bridge() -> None:
+    """Subscribe to uplinks (TTN or ChirpStack MQTT) and store them. Configured by LORAKEET_* env."""
+    from lorakeet.gateway_bridge.bridge import Bridge
+
+    settings = Settings()
+    _logging(settings)
+    b = Bridge(settings)
+    b.start()
+    console.print(f"bridge running: {settings.mqtt.url} -> {settings.store.kind}; Ctrl-C to stop")
+    _wait_for_signal()
+    b.stop()
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="listen address")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port")] = None,
+) -> None:
+    """Serve the HTTP API."""
+    import uvicorn
+
+    from lorakeet.api.app import create_app
+    from lorakeet.api.deps import Services
+    from lorakeet.storage.factory import open_store
+    from lorakeet.storage.registry import Registry
+
+    settings = Settings()
+    _logging(settings)
+    services = Services(settings, Registry(settings.registry_url), open_store(settings.store))
+    uvicorn.run(create_app(services), host=host or settings.api.host, port=port or settings.api.port)
+
+
+@app.command()
+def demo(
+    data_dir: Annotated[Path, typer.Option(help="where the SQLite files go")] = Path("data/demo"),
+    port: Annotated[int, typer.Option(help="API port")] = 8080,
+    interval: Annotated[float, typer.Option(help="seconds between a device's uplinks")] = 10.0,
+    bins: Annotated[int, typer.Option()] = 50,
+    boats: Annotated[int, typer.Option()] = 10,
+    lights: Annotated[int, typer.Option()] = 30,
+    seconds: Annotated[float, typer.Option(help="stop after this long (0: run until Ctrl-C)")] = 0,
+    broker: Annotated[str, typer.Option(help="auto, mosquitto or amqtt")] = "auto",
+) -> None:
+    """Everything on one machine: local broker, bridge, API, SQLite store and a simulated fleet."""
+    import uvicorn
+
+    from lorakeet.api.app import create_app
+    from lorakeet.api.deps import Services
+    from lorakeet.gateway_bridge.bridge import Bridge
+    from lorakeet.gateway_bridge.broker import LocalBroker
+    from lorakeet.gateway_bridge.simulator import Simulator, make_fleet
+    from lorakeet.settings import MqttSettings, StoreSettings
+    from lorakeet.storage.records import DeviceKey
+
+    if broker not in ("auto", "mosquitto", "amqtt"):
+        raise typer.BadParameter("broker must be auto, mosquitto or amqtt")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    local = LocalBroker(kind=broker, data_dir=data_dir / "broker", persistence=False)  # type: ignore[arg-type]
+    local.start()
+    settings = Settings(
+        mqtt=MqttSettings(url=local.url, application="+", qos=1, client_id="lorakeet-demo-bridge"),
+        store=StoreSettings(kind="sqlite", sqlite_path=data_dir / "readings.db", sqlite_synchronous="NORMAL"),
+        registry_url=f"sqlite:///{data_dir / 'registry.db'}",
+    )
+    _logging(settings)
+    b = Bridge(settings)
+    app_id = "lorakeet-demo"
+    fleet = make_fleet(bins, boats, lights, interval_s=interval)
+    for d in fleet:
+        b.registry.upsert_device(
+            DeviceKey(app_id, d.device_id),
+            kind=d.kind,
+            decoder="cayenne_lpp",
+            metadata=d.metadata,
+            name=d.device_id.replace("-", " ").title(),
+            visibility="public",
+        )
+    b.start()
+    b.mqtt.wait_connected(10)
+    sim = Simulator("127.0.0.1", local.port, app_id, fleet)
+    sim.start()
+    services = Services(settings, b.registry, b.store)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        time.sleep(0.05)
+    console.print(
+        f"[bold green]Lorakeet demo running[/]: {len(fleet)} simulated devices "
+        f"via {local.kind} on {local.url}\n"
+        f"Open [bold]http://127.0.0.1:{port}/[/]  (API docs: http://127.0.0.1:{port}/docs). Ctrl-C to stop."
+    )
+    if seconds > 0:
+        time.sleep(seconds)
+    else:
+        _wait_for_signal()
+    sim.stop()
+    server.should_exit = True
+    thread.join(10)
+    b.stop()
+    local.close()
+
+
+@app.command()
+def simulate(
+    broker_url: Annotated[str, typer.Option("--broker", help="mqtt://host:port")] = "mqtt://127.0.0.1:1883",
+    application: Annotated[str, typer.Option(help="TTS application id")] = "lorakeet-demo",
+    interval: Annotated[float, typer.Option(help="seconds between a device's uplinks")] = 10.0,
+    bins: Annotated[int, typer.Option()] = 50,
+    boats: Annotated[int, typer.Option()] = 10,
+    lights: Annotated[int, typer.Option()] = 30,
+    seconds: Annotated[float, typer.Option(help="stop after this long (0: until Ctrl-C)")] = 0,
+) -> None:
+    """Publish a simulated fleet's TTN-format uplinks to a broker."""
+    from lorakeet.gateway_bridge.simulator import Simulator, make_fleet
+    from lorakeet.settings import MqttSettings
+
+    m = MqttSettings(url=broker_url)
+    sim = Simulator(m.host, m.port, application, make_fleet(bins, boats, lights, interval_s=interval))
+    sim.start()
+    if seconds > 0:
+        time.sleep(seconds)
+    else:
+        _wait_for_signal()
+    sim.stop()
+    console.print(f"published {sim.published} uplinks")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

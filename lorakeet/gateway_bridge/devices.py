@@ -1,0 +1,47 @@
+"""A cached view of the registry for the per-uplink path."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+from lorakeet.storage.records import DeviceKey
+from lorakeet.storage.registry import DeviceInfo
+
+
+class DeviceSource(Protocol):
+    """Where device registrations come from (the registry, or a fake in unit tests)."""
+
+    def ensure_device(self, key: DeviceKey, dev_eui: str | None = None) -> DeviceInfo:
+        """The device, auto-registered when unknown."""
+        ...
+
+
+class DeviceDirectory:
+    """Registry lookups cached for ``ttl`` seconds, so registry edits reach the bridge."""
+
+    def __init__(self, source: DeviceSource, ttl: float = 30.0) -> None:
+        self.source = source
+        self.ttl = ttl
+        self._cache: dict[DeviceKey, tuple[float, DeviceInfo]] = {}
+        self._lock = threading.Lock()
+
+    def device(self, key: DeviceKey, dev_eui: str | None = None) -> DeviceInfo:
+        """The registration of ``key`` (auto-registering it when new)."""
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        info = self.source.ensure_device(key, dev_eui)
+        with self._lock:
+            self._cache[key] = (now + self.ttl, info)
+        return info
+
+    def invalidate(self, key: DeviceKey | None = None) -> None:
+        """Forget one device (or all), e.g. after its decoder changed."""
+        with self._lock:
+            if key is None:
+                self._cache.clear()
+            else:
+                self._cache.pop(key, None)

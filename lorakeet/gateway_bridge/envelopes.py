@@ -1,0 +1,271 @@
+"""Envelope parsing: TTS v3 and ChirpStack v4 JSON in, one frozen :class:`Uplink` out.
+
+The Things Stack omits empty fields (``f_cnt: 0`` is absent), sends ``frequency`` as a
+string, moved ``coding_rate`` into ``data_rate.lora`` and may drop ``decoded_payload``;
+these models accept all of that. MQTT and webhooks carry the same body.
+
+Other events on the same subscription (join, down/*, service/data, location/solved)
+parse to :class:`OtherEvent` so the caller can log and skip them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from lorakeet.storage.records import Uplink
+from lorakeet.timefmt import parse_rfc3339_ns
+
+
+class EnvelopeError(ValueError):
+    """A message body is not a well-formed uplink or event."""
+
+
+@dataclass(frozen=True, slots=True)
+class OtherEvent:
+    """A recognised non-uplink event (join, downlink status, location, ...)."""
+
+    kind: str
+    application_id: str
+    device_id: str
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# --- The Things Stack v3 ---------------------------------------------------------------
+
+
+class _TtsAppIds(_Model):
+    application_id: str = Field(min_length=1, max_length=64)
+
+
+class _TtsDeviceIds(_Model):
+    device_id: str = Field(min_length=1, max_length=64)
+    application_ids: _TtsAppIds
+    dev_eui: str | None = None
+
+
+class _TtsGatewayIds(_Model):
+    gateway_id: str = ""
+
+
+class _TtsRx(_Model):
+    gateway_ids: _TtsGatewayIds = _TtsGatewayIds()
+    rssi: float | None = None
+    channel_rssi: float | None = None
+    snr: float | None = None
+    time: str | None = None
+
+
+class _TtsLora(_Model):
+    spreading_factor: int | None = None
+
+
+class _TtsDataRate(_Model):
+    lora: _TtsLora | None = None
+
+
+class _TtsSettings(_Model):
+    data_rate: _TtsDataRate | None = None
+    frequency: int | None = None  # a JSON string in TTS; pydantic's lax mode converts it
+
+
+class _TtsUplinkMessage(_Model):
+    f_port: int = Field(0, ge=0, le=255)
+    f_cnt: int = Field(0, ge=0)
+    frm_payload: str = ""
+    decoded_payload: dict[str, Any] | None = None
+    rx_metadata: list[_TtsRx] = []
+    settings: _TtsSettings | None = None
+    received_at: str | None = None
+
+
+_TTS_OTHER_EVENTS = (
+    "join_accept",
+    "downlink_ack",
+    "downlink_nack",
+    "downlink_sent",
+    "downlink_failed",
+    "downlink_queued",
+    "downlink_queue_invalidated",
+    "location_solved",
+    "service_data",
+    "uplink_normalized",
+)
+
+
+class TtsApplicationUp(_Model):
+    """The Things Stack v3 ``ApplicationUp`` as published on MQTT and POSTed by webhooks."""
+
+    end_device_ids: _TtsDeviceIds
+    received_at: str | None = None
+    uplink_message: _TtsUplinkMessage | None = None
+    join_accept: dict[str, Any] | None = None
+    downlink_ack: dict[str, Any] | None = None
+    downlink_nack: dict[str, Any] | None = None
+    downlink_sent: dict[str, Any] | None = None
+    downlink_failed: dict[str, Any] | None = None
+    downlink_queued: dict[str, Any] | None = None
+    downlink_queue_invalidated: dict[str, Any] | None = None
+    location_solved: dict[str, Any] | None = None
+    service_data: dict[str, Any] | None = None
+    uplink_normalized: dict[str, Any] | None = None
+
+
+def _b64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise EnvelopeError(f"payload is not valid base64: {exc}") from exc
+
+
+def _time_ns(*candidates: str | None) -> tuple[int, bool]:
+    for c in candidates:
+        if c:
+            try:
+                return parse_rfc3339_ns(c), True
+            except ValueError as exc:
+                raise EnvelopeError(str(exc)) from exc
+    return 0, False
+
+
+def _tts_uplink(up: TtsApplicationUp, source: str) -> Uplink | OtherEvent:
+    ids = up.end_device_ids
+    app = ids.application_ids.application_id
+    msg = up.uplink_message
+    if msg is None:
+        for kind in _TTS_OTHER_EVENTS:
+            if getattr(up, kind) is not None:
+                return OtherEvent(kind, app, ids.device_id)
+        return OtherEvent("unknown", app, ids.device_id)
+    rx = msg.rx_metadata
+    first_rx = rx[0] if rx else None
+    received_at_ns, from_network = _time_ns(
+        up.received_at, msg.received_at, first_rx.time if first_rx else None
+    )
+    settings = msg.settings
+    lora = settings.data_rate.lora if settings and settings.data_rate else None
+    best = max(rx, key=lambda r: r.snr if r.snr is not None else -99.0, default=None)
+    return Uplink(
+        source=source,
+        application_id=app,
+        device_id=ids.device_id,
+        received_at_ns=received_at_ns,
+        f_port=msg.f_port,
+        f_cnt=msg.f_cnt,
+        payload=_b64(msg.frm_payload),
+        dev_eui=ids.dev_eui.lower() if ids.dev_eui else None,
+        rssi=(best.rssi if best.rssi is not None else best.channel_rssi) if best else None,
+        snr=best.snr if best else None,
+        spreading_factor=lora.spreading_factor if lora else None,
+        frequency=settings.frequency if settings else None,
+        gateways=tuple(dict.fromkeys(r.gateway_ids.gateway_id for r in rx if r.gateway_ids.gateway_id)),
+        network_decoded=msg.decoded_payload,
+        time_from_network=from_network,
+    )
+
+
+def parse_tts(body: bytes | bytearray | str, source: str = "ttn") -> Uplink | OtherEvent:
+    """Parse a TTS v3 message body; raises EnvelopeError."""
+    try:
+        up = TtsApplicationUp.model_validate_json(body)
+    except ValidationError as exc:
+        raise EnvelopeError(_summary(exc)) from exc
+    return _tts_uplink(up, source)
+
+
+# --- ChirpStack v4 ---------------------------------------------------------------------
+
+
+class _CsDeviceInfo(_Model):
+    applicationId: str = Field(min_length=1, max_length=64)
+    devEui: str = Field(min_length=1, max_length=32)
+    deviceName: str | None = None
+
+
+class _CsRx(_Model):
+    gatewayId: str = ""
+    rssi: float | None = None
+    snr: float | None = None
+    nsTime: str | None = None
+
+
+class _CsLora(_Model):
+    spreadingFactor: int | None = None
+
+
+class _CsModulation(_Model):
+    lora: _CsLora | None = None
+
+
+class _CsTxInfo(_Model):
+    frequency: int | None = None
+    modulation: _CsModulation | None = None
+
+
+class ChirpStackUp(_Model):
+    """ChirpStack v4 ``UplinkEvent`` (protobuf JSON, camelCase)."""
+
+    deviceInfo: _CsDeviceInfo
+    time: str | None = None
+    fCnt: int = Field(0, ge=0)
+    fPort: int = Field(0, ge=0, le=255)
+    data: str = ""
+    object: dict[str, Any] | None = None
+    rxInfo: list[_CsRx] = []
+    txInfo: _CsTxInfo | None = None
+
+
+def parse_chirpstack(body: bytes | bytearray | str, event: str = "up") -> Uplink | OtherEvent:
+    """Parse a ChirpStack v4 event body for ``event`` (from the topic); raises EnvelopeError."""
+    if event != "up":
+        try:
+            info = _CsEventOnly.model_validate_json(body).deviceInfo
+        except ValidationError as exc:
+            raise EnvelopeError(_summary(exc)) from exc
+        return OtherEvent(event, info.applicationId, info.devEui.lower())
+    try:
+        up = ChirpStackUp.model_validate_json(body)
+    except ValidationError as exc:
+        raise EnvelopeError(_summary(exc)) from exc
+    info = up.deviceInfo
+    rx = up.rxInfo
+    best = max(rx, key=lambda r: r.snr if r.snr is not None else -99.0, default=None)
+    received_at_ns, from_network = _time_ns(up.time, rx[0].nsTime if rx else None)
+    tx = up.txInfo
+    lora = tx.modulation.lora if tx and tx.modulation else None
+    return Uplink(
+        source="chirpstack",
+        application_id=info.applicationId,
+        device_id=info.devEui.lower(),
+        received_at_ns=received_at_ns,
+        f_port=up.fPort,
+        f_cnt=up.fCnt,
+        payload=_b64(up.data),
+        dev_eui=info.devEui.lower(),
+        rssi=best.rssi if best else None,
+        snr=best.snr if best else None,
+        spreading_factor=lora.spreadingFactor if lora else None,
+        frequency=tx.frequency if tx else None,
+        gateways=tuple(dict.fromkeys(r.gatewayId for r in rx if r.gatewayId)),
+        network_decoded=up.object,
+        time_from_network=from_network,
+    )
+
+
+class _CsEventOnly(_Model):
+    deviceInfo: _CsDeviceInfo
+
+
+def _summary(exc: ValidationError) -> str:
+    errs = exc.errors(include_url=False)
+    first = errs[0]
+    where = ".".join(str(p) for p in first["loc"]) or "body"
+    more = f" (+{len(errs) - 1} more)" if len(errs) > 1 else ""
+    return f"{where}: {first['msg']}{more}"

@@ -1,0 +1,149 @@
+"""MQTT subscriber (paho-mqtt 2.x) feeding the pipeline.
+
+The network thread does nothing but wrap each message and hand it to the pipeline's
+bounded queue (blocking when it is full, which pushes back on the broker). Topics are
+subscribed in ``on_connect`` so every reconnect restores them; paho reconnects with
+exponential backoff between ``reconnect_min_s`` and ``reconnect_max_s``. At QoS 1 the
+client acknowledges manually, only after the message's batch is durable.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from lorakeet.settings import MqttSettings
+
+from .pipeline import Inbound, Pipeline
+from .topics import CHIRPSTACK_TEMPLATE, TTS_TEMPLATE, TopicTemplate
+
+log = logging.getLogger(__name__)
+
+
+class MqttSource:
+    """Subscribes to uplink topics and submits every message to a pipeline."""
+
+    def __init__(
+        self,
+        cfg: MqttSettings,
+        pipeline: Pipeline,
+        on_connected: Callable[[bool], None] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.pipeline = pipeline
+        self.on_connected = on_connected
+        default = TTS_TEMPLATE if cfg.network == "ttn" else CHIRPSTACK_TEMPLATE
+        self.template = TopicTemplate(cfg.topic_template or default)
+        self.connected = threading.Event()
+        self.connections = 0
+        self._ever_connected = False
+        manual = cfg.qos > 0
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=cfg.client_id,
+            clean_session=cfg.clean_session,
+            protocol=mqtt.MQTTv311,
+            manual_ack=manual,
+        )
+        if cfg.username:
+            password = cfg.password.get_secret_value() if cfg.password else None
+            self.client.username_pw_set(cfg.username, password)
+        if cfg.tls:
+            self.client.tls_set(
+                ca_certs=str(cfg.ca_file) if cfg.ca_file else None,
+                cert_reqs=ssl.CERT_NONE if cfg.tls_insecure else ssl.CERT_REQUIRED,
+            )
+            if cfg.tls_insecure:
+                log.warning("TLS certificate verification is OFF for %s", cfg.host)
+                self.client.tls_insecure_set(True)
+        self.client.reconnect_delay_set(
+            min_delay=max(1, round(cfg.reconnect_min_s)), max_delay=max(1, round(cfg.reconnect_max_s))
+        )
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message if manual else self._on_message_qos0
+
+    @property
+    def filters(self) -> list[str]:
+        """The subscription filters built from the topic template."""
+        return [self.template.filter(self.cfg.application, "+", e) for e in self.cfg.events]
+
+    def start(self) -> None:
+        """Connect in the background; paho keeps reconnecting on its own."""
+        log.info("connecting to MQTT broker %s:%d (tls=%s)", self.cfg.host, self.cfg.port, self.cfg.tls)
+        self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        """Disconnect and stop the network thread."""
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def wait_connected(self, timeout: float = 10.0) -> bool:
+        """Wait until subscribed (True) or timeout (False)."""
+        return self.connected.wait(timeout)
+
+    # -- callbacks (network thread) ------------------------------------------------------
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, properties: Any
+    ) -> None:
+        if reason.is_failure:
+            log.error("MQTT broker refused the connection: %s", reason)
+            return
+        session = getattr(flags, "session_present", False)
+        qos: int = self.cfg.qos
+        client.subscribe([(f, qos) for f in self.filters])
+        self.connections += 1
+        log.info("connected to MQTT (session present: %s); subscribed to %s", session, self.filters)
+        reconnect = self._ever_connected
+        self._ever_connected = True
+        self.connected.set()
+        if self.on_connected is not None:
+            self.on_connected(reconnect)
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, properties: Any
+    ) -> None:
+        self.connected.clear()
+        if reason.is_failure:
+            log.warning("MQTT connection lost (%s); reconnecting with backoff", reason)
+
+    def _source_and_event(self, topic: str) -> str:
+        if self.cfg.network == "chirpstack":
+            m = self.template.parse(topic)
+            return m.event if m else "up"
+        return "up"
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        mid, qos = msg.mid, msg.qos
+
+        def done(error: BaseException | None) -> None:
+            if error is None and qos > 0:
+                client.ack(mid, qos)
+
+        self.pipeline.submit(
+            Inbound(
+                msg.payload,
+                self.cfg.network,
+                msg.topic,
+                self._source_and_event(msg.topic),
+                time.time_ns(),
+                done,
+            )
+        )
+
+    def _on_message_qos0(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        self.pipeline.submit(
+            Inbound(
+                msg.payload, self.cfg.network, msg.topic, self._source_and_event(msg.topic), time.time_ns()
+            )
+        )

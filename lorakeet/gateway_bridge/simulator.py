@@ -1,0 +1,255 @@
+"""Simulated fleets of bins, boats and street lights publishing TTN-format uplinks.
+
+Uplinks follow The Things Stack v3 JSON as it really arrives: zero values omitted,
+``frequency`` as a string, ``coding_rate`` under ``data_rate.lora``. Payloads use
+Cayenne LPP so they decode with no vendor set-up.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import random
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import orjson
+
+from lorakeet.timefmt import format_rfc3339_ns
+
+Kind = Literal["bin", "boat", "streetlight"]
+
+HARBOUR = (51.9036, 4.4840)  # a harbour basin; boats circle around it
+TOWN = (51.9225, 4.4792)
+
+
+def ttn_uplink_body(
+    application_id: str,
+    device_id: str,
+    payload: bytes,
+    *,
+    f_port: int = 1,
+    f_cnt: int = 0,
+    received_at_ns: int | None = None,
+    dev_eui: str | None = None,
+    rssi: float = -90.0,
+    snr: float = 7.0,
+    spreading_factor: int = 7,
+    frequency: int = 868_100_000,
+    gateway_id: str = "lorakeet-sim-gw",
+    decoded_payload: dict[str, Any] | None = None,
+    tenant: str = "ttn",
+) -> bytes:
+    """A TTS v3 ``ApplicationUp`` uplink JSON body, quirks included."""
+    t = received_at_ns if received_at_ns is not None else time.time_ns()
+    ts = format_rfc3339_ns(t)
+    msg: dict[str, Any] = {
+        "session_key_id": "AXA50...==",
+        "frm_payload": base64.b64encode(payload).decode(),
+        "rx_metadata": [
+            {
+                "gateway_ids": {"gateway_id": gateway_id, "eui": "B827EBFFFE000001"},
+                "time": ts,
+                "timestamp": 2_463_457_000,
+                "rssi": rssi,
+                "channel_rssi": rssi,
+                "snr": snr,
+                "uplink_token": "ChIKEAoOZ2F0ZXdheS0wMDAwMRoMCK",
+                "received_at": ts,
+            }
+        ],
+        "settings": {
+            "data_rate": {
+                "lora": {"bandwidth": 125000, "spreading_factor": spreading_factor, "coding_rate": "4/5"}
+            },
+            "frequency": str(frequency),
+            "timestamp": 2_463_457_000,
+            "time": ts,
+        },
+        "received_at": ts,
+        "consumed_airtime": "0.056576s",
+        "network_ids": {"net_id": "000013", "tenant_id": tenant, "cluster_id": "eu1"},
+    }
+    if f_port:
+        msg["f_port"] = f_port
+    if f_cnt:
+        msg["f_cnt"] = f_cnt
+    if decoded_payload is not None:
+        msg["decoded_payload"] = decoded_payload
+    body = {
+        "end_device_ids": {
+            "device_id": device_id,
+            "application_ids": {"application_id": application_id},
+            "dev_eui": dev_eui or f"70B3D57ED{zlib.crc32(device_id.encode()) % 16**7:07X}",
+            "dev_addr": "260B1234",
+        },
+        "correlation_ids": ["as:up:01H0000000000000000000000", "rpc:/ttn.lorawan.v3.GsNs/HandleUplink:01H0"],
+        "received_at": ts,
+        "uplink_message": msg,
+    }
+    return orjson.dumps(body)
+
+
+def _lpp(*items: tuple[int, int, bytes]) -> bytes:
+    return b"".join(bytes([ch, ty]) + data for ch, ty, data in items)
+
+
+def _u(v: float, n: int) -> bytes:
+    return round(v).to_bytes(n, "big", signed=False)
+
+
+def _s(v: float, n: int) -> bytes:
+    return round(v).to_bytes(n, "big", signed=True)
+
+
+@dataclass
+class SimDevice:
+    """One simulated device and its state."""
+
+    device_id: str
+    kind: Kind
+    interval_s: float
+    rng: random.Random
+    f_cnt: int = 0
+    state: dict[str, float] = field(default_factory=dict)
+    next_at: float = 0.0
+
+    @property
+    def metadata(self) -> dict[str, object]:
+        """Registry metadata for the device."""
+        if self.kind == "bin":
+            return {"bin_depth_m": 1.2, "mount_offset_m": 0.05}
+        return {}
+
+    def payload(self, now: float) -> bytes:
+        """The next Cayenne LPP payload, advancing the device's state."""
+        s, r = self.state, self.rng
+        if self.kind == "bin":
+            fill = s.setdefault("fill", r.uniform(0, 0.9))
+            rate = s.setdefault("rate", r.uniform(0.002, 0.02))
+            fill += rate * r.uniform(0.5, 1.5)
+            if fill >= 1.0 or (fill > 0.8 and r.random() < 0.1):
+                fill = r.uniform(0.0, 0.05)  # emptied
+            s["fill"] = fill
+            distance = 0.05 + (1.15 * (1 - fill))
+            battery = 3.6 - 0.0001 * self.f_cnt
+            return _lpp(
+                (1, 130, _u(distance * 1000, 4)), (2, 116, _u(battery * 100, 2)), (3, 103, _s(12 * 10, 2))
+            )
+        if self.kind == "boat":
+            angle = s.setdefault("angle", r.uniform(0, 2 * math.pi)) + r.uniform(0.01, 0.05)
+            s["angle"] = angle
+            radius = s.setdefault("radius", r.uniform(0.002, 0.01))
+            lat = HARBOUR[0] + radius * math.sin(angle)
+            lon = HARBOUR[1] + 1.6 * radius * math.cos(angle)
+            heading = (math.degrees(angle) + 90) % 360
+            gps = _s(lat * 10_000, 3) + _s(lon * 10_000, 3) + _s(0, 3)
+            return _lpp((1, 136, gps), (2, 132, _u(heading, 2)), (3, 116, _u(3.9 * 100, 2)))
+        # street light: on at night (simulated by a slow clock), some faulty
+        on = math.sin(now / 600.0 + s.setdefault("phase", r.uniform(0, 6))) > 0
+        faulty = s.setdefault("faulty", 1.0 if r.random() < 0.07 else 0.0) > 0
+        dim = s.setdefault("dim", float(r.choice([50, 70, 100])))
+        power = 0.0 if (not on or faulty) else 60.0 * dim / 100.0
+        energy = s.get("energy", r.uniform(10, 500)) + power * self.interval_s / 3_600_000
+        s["energy"] = energy
+        return _lpp(
+            (1, 142, bytes([1 if on else 0])),
+            (2, 120, _u(dim, 1)),
+            (3, 128, _u(power, 2)),
+            (4, 131, _u(energy * 1000, 4)),
+            (5, 142, bytes([1 if faulty and on else 0])),
+        )
+
+
+def make_fleet(
+    bins: int = 50, boats: int = 10, lights: int = 30, seed: int = 7, interval_s: float = 10.0
+) -> list[SimDevice]:
+    """The demo fleet: device ids like ``bin-001``, ``boat-01``, ``light-001``."""
+    rng = random.Random(seed)
+    fleet = [
+        SimDevice(f"bin-{i:03d}", "bin", interval_s, random.Random(rng.random())) for i in range(1, bins + 1)
+    ]
+    fleet += [
+        SimDevice(f"boat-{i:02d}", "boat", interval_s, random.Random(rng.random()))
+        for i in range(1, boats + 1)
+    ]
+    fleet += [
+        SimDevice(f"light-{i:03d}", "streetlight", interval_s, random.Random(rng.random()))
+        for i in range(1, lights + 1)
+    ]
+    return fleet
+
+
+def fleet_uplinks(
+    fleet: list[SimDevice], application_id: str, now_ns: int | None = None
+) -> Iterator[tuple[str, bytes]]:
+    """One round: (device_id, TTN JSON body) for every device."""
+    t = now_ns or time.time_ns()
+    for d in fleet:
+        d.f_cnt += 1
+        rssi = -70 - d.rng.uniform(0, 50)
+        yield (
+            d.device_id,
+            ttn_uplink_body(
+                application_id,
+                d.device_id,
+                d.payload(t / 1e9),
+                f_port=1,
+                f_cnt=d.f_cnt,
+                received_at_ns=t,
+                rssi=round(rssi),
+                snr=round(d.rng.uniform(-10, 10), 1),
+                spreading_factor=d.rng.choice([7, 7, 8, 9, 10, 12]),
+            ),
+        )
+
+
+class Simulator:
+    """Publishes a fleet's uplinks to an MQTT broker on TTS topics until stopped."""
+
+    def __init__(
+        self, broker_host: str, broker_port: int, application_id: str, fleet: list[SimDevice]
+    ) -> None:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        self.application_id = application_id
+        self.fleet = fleet
+        self.published = 0
+        self._stop = threading.Event()
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"lorakeet-sim-{random.randrange(1 << 30)}"
+        )
+        self._client.connect(broker_host, broker_port)
+        self._client.loop_start()
+        self._thread = threading.Thread(target=self._run, name="lorakeet-simulator", daemon=True)
+
+    def start(self) -> None:
+        """Publish in the background: first round at once, then every device on its interval."""
+        for i, d in enumerate(self.fleet):
+            d.next_at = time.monotonic() + (i % 10) * 0.1
+        self._thread.start()
+
+    def _run(self) -> None:
+        topic = "v3/{app}@ttn/devices/{dev}/up"
+        while not self._stop.is_set():
+            now = time.monotonic()
+            due = [d for d in self.fleet if d.next_at <= now]
+            for d in due:
+                _, body = next(fleet_uplinks([d], self.application_id))
+                self._client.publish(topic.format(app=self.application_id, dev=d.device_id), body, qos=1)
+                self.published += 1
+                d.next_at = now + d.interval_s * d.rng.uniform(0.8, 1.2)
+            self._stop.wait(0.05)
+
+    def stop(self) -> None:
+        """Stop publishing and disconnect."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+        self._client.disconnect()
+        self._client.loop_stop()

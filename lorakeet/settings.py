@@ -1,0 +1,112 @@
+"""Configuration from the environment (prefix ``LORAKEET_``), ``.env`` and secret files.
+
+Nested groups use ``__``: ``LORAKEET_MQTT__URL``, ``LORAKEET_STORE__KIND``. Secrets are
+``SecretStr`` and never printed. Settings are built once per entry point and passed down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class MqttSettings(BaseModel):
+    """Where uplinks come from over MQTT."""
+
+    url: str = Field("mqtt://127.0.0.1:1883", description="mqtt://host:port or mqtts://host:port")
+    network: Literal["ttn", "chirpstack"] = "ttn"
+    application: str = Field("+", description="TTS: app-id@tenant (or app-id); ChirpStack: application UUID")
+    username: str | None = None
+    password: SecretStr | None = None
+    ca_file: Path | None = Field(None, description="CA bundle for TLS; system CAs when unset")
+    tls_insecure: bool = Field(False, description="skip certificate verification (never in production)")
+    topic_template: str | None = None
+    events: list[str] = ["up"]
+    qos: Literal[0, 1] = Field(1, description="TTS delivers QoS 0 only; local brokers and ChirpStack: 1")
+    client_id: str = "lorakeet-bridge"
+    clean_session: bool = False
+    keepalive: int = 30
+    reconnect_min_s: float = 0.5
+    reconnect_max_s: float = 60.0
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not parts.hostname:
+            raise ValueError("MQTT url must look like mqtt://host:1883 or mqtts://host:8883")
+        return v
+
+    @property
+    def host(self) -> str:
+        """Broker host name."""
+        return urlsplit(self.url).hostname or "127.0.0.1"
+
+    @property
+    def tls(self) -> bool:
+        """True for mqtts:// and ssl:// URLs."""
+        return urlsplit(self.url).scheme in ("mqtts", "ssl")
+
+    @property
+    def port(self) -> int:
+        """Broker port (1883, or 8883 with TLS, when not given)."""
+        return urlsplit(self.url).port or (8883 if self.tls else 1883)
+
+
+class StoreSettings(BaseModel):
+    """Where readings go."""
+
+    kind: Literal["sqlite", "influxdb"] = "sqlite"
+    sqlite_path: Path = Path("data/lorakeet.db")
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL"] = "FULL"
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_api: Literal["v1", "v2"] = "v1"
+    influx_database: str = "lorakeet"
+    influx_retention_policy: str | None = None
+    influx_username: str | None = None
+    influx_password: SecretStr | None = None
+    influx_token: SecretStr | None = None
+    influx_org: str = "-"
+    influx_bucket: str | None = None
+
+
+class PipelineSettings(BaseModel):
+    """Batching and back-pressure."""
+
+    batch_size: int = Field(5000, ge=1, le=100_000)
+    flush_interval_s: float = Field(0.2, gt=0, le=60)
+    queue_size: int = Field(50_000, ge=1)
+    dedup_capacity: int = Field(200_000, ge=0)
+
+
+class ApiSettings(BaseModel):
+    """The HTTP API."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str | None = None
+
+
+class Settings(BaseSettings):
+    """Everything Lorakeet reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LORAKEET_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        secrets_dir=None,
+        extra="ignore",
+    )
+
+    mqtt: MqttSettings = MqttSettings()
+    store: StoreSettings = StoreSettings()
+    pipeline: PipelineSettings = PipelineSettings()
+    api: ApiSettings = ApiSettings()
+    registry_url: str = "sqlite:///data/registry.db"
+    log_level: str = "INFO"
+    log_json: bool = False

@@ -1,0 +1,92 @@
+"""InfluxDB line protocol for stored uplinks, built directly (no per-point objects).
+
+Layout (ARCHITECTURE.md): measurement ``reading`` with tags application_id, device_id,
+kind and one field per reading key (numbers always float, so a value that happens to be
+whole never conflicts with one that is not); measurement ``uplink`` with radio
+metadata, f_cnt, f_port, the raw payload (base64) and any decode error. Timestamps are
+the network's reception time (or the decoder's sample time) in nanoseconds.
+
+Escaping follows https://docs.influxdata.com/influxdb/v1/write_protocols/line_protocol_reference/
+and is tested against influxdb-client's own Point serialiser.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+
+import orjson
+
+from lorakeet.decoders import Value
+
+from .records import StoredUplink
+
+_TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\\": "\\\\", "\n": r"\n"})
+_STR_ESCAPES = str.maketrans({'"': r"\"", "\\": "\\\\"})
+
+
+def escape_tag(value: str) -> str:
+    """Escape a tag key or value (commas, equals signs, spaces)."""
+    return value.translate(_TAG_ESCAPES)
+
+
+def field_value(value: Value) -> str:
+    """A field value: floats bare, booleans as true/false, strings quoted."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, int):
+        return f"{value}i"
+    return '"' + value.translate(_STR_ESCAPES) + '"'
+
+
+def _series(measurement: str, app: str, dev: str, kind: str) -> str:
+    return (
+        f"{measurement},application_id={escape_tag(app)},device_id={escape_tag(dev)},kind={escape_tag(kind)}"
+    )
+
+
+def uplink_lines(stored: StoredUplink) -> Iterable[str]:
+    """The line-protocol lines of one stored uplink."""
+    u = stored.uplink
+    now_fields: list[str] = []
+    sampled: dict[int, list[str]] = {}
+    for r in stored.readings:
+        f = f"{r.key}={field_value(r.value)}"
+        if r.time_ns is None or r.time_ns == u.received_at_ns:
+            now_fields.append(f)
+        else:
+            sampled.setdefault(r.time_ns, []).append(f)
+    if now_fields or sampled:
+        series = _series("reading", u.application_id, u.device_id, stored.kind)
+        if now_fields:
+            yield f"{series} {','.join(now_fields)} {u.received_at_ns}"
+        for t, fields in sampled.items():
+            yield f"{series} {','.join(fields)} {t}"
+    meta = [
+        f"f_cnt={u.f_cnt}i",
+        f"f_port={u.f_port}i",
+        f"payload={field_value(base64.b64encode(u.payload).decode())}",
+        f"source={field_value(u.source)}",
+        f"decoder={field_value(stored.decoder)}",
+        f"gateway_count={len(u.gateways)}i",
+    ]
+    if u.rssi is not None:
+        meta.append(f"rssi={float(u.rssi)!r}")
+    if u.snr is not None:
+        meta.append(f"snr={float(u.snr)!r}")
+    if u.spreading_factor is not None:
+        meta.append(f"sf={u.spreading_factor}i")
+    if u.frequency is not None:
+        meta.append(f"frequency={u.frequency}i")
+    if u.gateways:
+        meta.append(f"gateways={field_value(','.join(u.gateways))}")
+    if stored.decode_error is not None:
+        meta.append(f"decode_error={field_value(stored.decode_error)}")
+    if u.network_decoded is not None:
+        meta.append(f"network_decoded={field_value(orjson.dumps(u.network_decoded).decode())}")
+    if stored.warnings:
+        meta.append(f"warnings={field_value(chr(10).join(stored.warnings))}")
+    series = _series("uplink", u.application_id, u.device_id, stored.kind)
+    yield f"{series} {','.join(meta)} {u.received_at_ns}"

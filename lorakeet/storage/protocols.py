@@ -1,0 +1,71 @@
+"""The two small store protocols: one to write, one to read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from .records import Aggregate, DeviceKey, LatestValue, Point, RejectedMessage, StoredUplink, UplinkView
+
+
+class StoreError(Exception):
+    """The store could not be reached or refused a request."""
+
+
+class ReadingWriter(Protocol):
+    """Persists decoded uplinks; a write returns only once the batch is durable."""
+
+    def write(self, batch: Sequence[StoredUplink]) -> None:
+        """Store a batch idempotently: a batch written twice is stored once."""
+        ...
+
+    def write_rejected(self, batch: Sequence[RejectedMessage]) -> None:
+        """Keep messages that could not be parsed."""
+        ...
+
+    def delete_device(self, device: DeviceKey) -> None:
+        """Erase every reading and uplink of a device."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class ReadingReader(Protocol):
+    """Reads back what the writer stored."""
+
+    def latest(self, device: DeviceKey) -> list[LatestValue]:
+        """The most recent value of every key of a device."""
+        ...
+
+    def points(
+        self,
+        device: DeviceKey,
+        keys: Sequence[str] | None,
+        start_ns: int,
+        end_ns: int,
+        limit: int,
+    ) -> list[Point]:
+        """Raw points in [start, end), oldest first, at most ``limit``."""
+        ...
+
+    def aggregate(
+        self,
+        device: DeviceKey,
+        keys: Sequence[str],
+        start_ns: int,
+        end_ns: int,
+        every_ns: int,
+        agg: Aggregate,
+    ) -> list[Point]:
+        """One point per non-empty window of ``every_ns`` aligned to the epoch."""
+        ...
+
+    def uplinks(self, device: DeviceKey, start_ns: int, end_ns: int, limit: int) -> list[UplinkView]:
+        """Stored uplinks in [start, end), newest first."""
+        ...
+
+    def keys(self, device: DeviceKey) -> list[str]:
+        """The reading keys stored for a device."""
+        ...

@@ -1,0 +1,125 @@
+"""Records that flow from the bridge into the stores and out through the API."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from lorakeet.decoders import Reading, Value
+
+Source = Literal["ttn", "chirpstack", "backfill", "webhook", "simulator"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceKey:
+    """A device as the network names it: device ids are unique within an application."""
+
+    application_id: str
+    device_id: str
+
+    @property
+    def uid(self) -> str:
+        """``application_id.device_id``: network ids never contain a dot."""
+        return f"{self.application_id}.{self.device_id}"
+
+    @classmethod
+    def from_uid(cls, uid: str) -> DeviceKey:
+        """Parse ``application_id.device_id``; raises ValueError."""
+        app, sep, dev = uid.partition(".")
+        if not (sep and app and dev) or "." in dev:
+            raise ValueError(f"device id {uid!r} is not of the form application_id.device_id")
+        return cls(app, dev)
+
+
+@dataclass(frozen=True, slots=True)
+class Uplink:
+    """One uplink from any network, normalised; times are ns since the epoch (UTC)."""
+
+    source: str
+    application_id: str
+    device_id: str
+    received_at_ns: int
+    f_port: int
+    f_cnt: int
+    payload: bytes
+    dev_eui: str | None = None
+    rssi: float | None = None
+    snr: float | None = None
+    spreading_factor: int | None = None
+    frequency: int | None = None
+    gateways: tuple[str, ...] = ()
+    network_decoded: Mapping[str, object] | None = None
+    time_from_network: bool = True
+
+    @property
+    def key(self) -> DeviceKey:
+        """The device this uplink came from."""
+        return DeviceKey(self.application_id, self.device_id)
+
+    @property
+    def dedup_key(self) -> tuple[str, str, int, int]:
+        """(device, f_cnt, received_at): an uplink seen twice has the same key."""
+        return (self.application_id, self.device_id, self.f_cnt, self.received_at_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredUplink:
+    """An uplink with what its decoder made of it: what the writers persist."""
+
+    uplink: Uplink
+    kind: str
+    decoder: str
+    readings: tuple[Reading, ...] = ()
+    warnings: tuple[str, ...] = ()
+    decode_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedMessage:
+    """A message that could not be parsed at all, kept raw for later inspection."""
+
+    source: str
+    topic: str
+    body: bytes
+    error: str
+    received_at_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """Values of one device at one time, as read back from a store."""
+
+    time_ns: int
+    values: dict[str, Value] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LatestValue:
+    """The most recent value of one reading key."""
+
+    key: str
+    time_ns: int
+    value: Value
+
+
+@dataclass(frozen=True, slots=True)
+class UplinkView:
+    """A stored uplink with its radio metadata and decode outcome, as read back."""
+
+    device: DeviceKey
+    received_at_ns: int
+    f_cnt: int
+    f_port: int
+    payload: bytes
+    source: str
+    rssi: float | None
+    snr: float | None
+    spreading_factor: int | None
+    frequency: int | None
+    gateways: tuple[str, ...]
+    decoder: str
+    decode_error: str | None
+
+
+Aggregate = Literal["mean", "min", "max", "last", "count"]
