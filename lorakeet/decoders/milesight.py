@@ -96,7 +96,8 @@ def _temperature(size: int) -> Item:
 
 
 def _firmware(b: ReadingsBuilder, data: bytes, ctx: DeviceContext) -> None:
-    b.add("firmware_version", f"{data[0]}.{data[1]}")
+    # Milesight writes the bytes as hex digits: ``01 14`` is V1.14.
+    b.add("firmware_version", f"{data[0]:x}.{data[1]:x}")
 
 
 Table = Mapping[tuple[int, int], Item]
@@ -157,9 +158,7 @@ def _parse(table: Table, name: str, payload: bytes, ctx: DeviceContext) -> Decod
         key = (payload[i], payload[i + 1])
         item = table.get(key)
         if item is None:
-            err = PayloadFormatError(
-                f"{name}: unknown channel {key[0]:02x} type {key[1]:02x} at byte {i}"
-            )
+            err = PayloadFormatError(f"{name}: unknown channel {key[0]:02x} type {key[1]:02x} at byte {i}")
             break
         end = i + 2 + item.size
         if end > n:
