@@ -21,7 +21,7 @@ from lorakeet.decoders import Value
 
 from .records import StoredUplink
 
-_TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\\": "\\\\", "\n": r"\n"})
+_TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n"})
 _STR_ESCAPES = str.maketrans({'"': r"\"", "\\": "\\\\"})
 
 

@@ -1,0 +1,170 @@
+"""Envelope parsing: TTS v3 and ChirpStack v4 JSON, written from the documented shapes.
+
+The fixtures carry the quirks real messages have: omitted zero fields (f_cnt 0), a
+string frequency, coding_rate in both its old and new places, decoded values as strings
+with units, a missing decoded_payload, several gateways, and non-uplink events.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lorakeet.gateway_bridge.envelopes import EnvelopeError, OtherEvent, parse_chirpstack, parse_tts
+from lorakeet.storage.records import Uplink
+from lorakeet.timefmt import format_rfc3339_ns, parse_rfc3339_ns
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def body(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def uplink(name: str) -> Uplink:
+    parsed = parse_tts(body(name))
+    assert isinstance(parsed, Uplink)
+    return parsed
+
+
+def test_full_tts_uplink() -> None:
+    u = uplink("ttn_up_full.json")
+    assert (u.application_id, u.device_id) == ("green-town", "soil-sensor-7")
+    assert u.dev_eui == "a84041000181c6e1"
+    assert u.f_port == 2
+    assert u.f_cnt == 1287
+    assert u.payload == bytes.fromhex("0d18010000000866" "0000")
+    # the AS reception time, with its nanoseconds
+    assert u.received_at_ns == parse_rfc3339_ns("2023-08-14T09:12:45.287719331Z")
+    assert u.received_at_ns % 1_000_000_000 == 287_719_331
+    assert u.frequency == 867_300_000  # a JSON string on the wire
+    assert u.spreading_factor == 9
+    assert u.gateways == ("town-hall-gw", "harbour-gw")
+    # radio figures of the best gateway (highest SNR)
+    assert (u.rssi, u.snr) == (-98.0, 4.5)
+    assert u.network_decoded is not None
+    assert u.network_decoded["Bat"] == "3.384 V"
+
+
+def test_omitted_zero_fcnt_and_missing_decoded_payload() -> None:
+    u = uplink("ttn_up_zero_fcnt.json")
+    assert u.f_cnt == 0
+    assert u.network_decoded is None
+    assert u.payload == bytes.fromhex("0182000002ee02740168")
+    assert u.received_at_ns == parse_rfc3339_ns("2024-03-02T06:30:00.500Z")
+
+
+def test_old_coding_rate_location_is_accepted() -> None:
+    u = uplink("ttn_up_old_coding_rate.json")
+    assert u.f_port == 15
+    assert u.f_cnt == 0
+    assert u.spreading_factor == 7
+    assert u.frequency == 868_500_000
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("ttn_join.json", "join_accept"),
+        ("ttn_down_queued.json", "downlink_queued"),
+        ("ttn_location_solved.json", "location_solved"),
+        ("ttn_service_data.json", "service_data"),
+    ],
+)
+def test_other_events_are_recognised(name: str, kind: str) -> None:
+    parsed = parse_tts(body(name))
+    assert isinstance(parsed, OtherEvent)
+    assert parsed.kind == kind
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"{not json", "json"),
+        (b"[]", "object"),
+        (b"{}", "end_device_ids"),
+        (b'{"end_device_ids": {"device_id": "x"}}', "application_ids"),
+        (
+            b'{"end_device_ids": {"device_id": "d", "application_ids": {"application_id": "a"}},'
+            b' "uplink_message": {"frm_payload": "%%%"}}',
+            "base64",
+        ),
+        (
+            b'{"end_device_ids": {"device_id": "d", "application_ids": {"application_id": "a"}},'
+            b' "received_at": "yesterday", "uplink_message": {"frm_payload": "AA=="}}',
+            "yesterday",
+        ),
+        (
+            b'{"end_device_ids": {"device_id": "d", "application_ids": {"application_id": "a"}},'
+            b' "uplink_message": {"f_port": 300, "frm_payload": "AA=="}}',
+            "f_port",
+        ),
+    ],
+)
+def test_malformed_bodies_raise_envelope_error(raw: bytes, message: str) -> None:
+    with pytest.raises(EnvelopeError) as err:
+        parse_tts(raw)
+    assert message.lower() in str(err.value).lower()
+
+
+def test_uplink_without_any_time_is_flagged() -> None:
+    raw = json.dumps(
+        {
+            "end_device_ids": {"device_id": "d", "application_ids": {"application_id": "a"}},
+            "uplink_message": {"f_port": 1, "frm_payload": "AA=="},
+        }
+    )
+    u = parse_tts(raw)
+    assert isinstance(u, Uplink)
+    assert u.time_from_network is False
+
+
+def test_chirpstack_uplink() -> None:
+    u = parse_chirpstack(body("chirpstack_up.json"))
+    assert isinstance(u, Uplink)
+    assert u.source == "chirpstack"
+    assert u.application_id == "17c82e96-be03-4f38-aef3-f83d48582d97"
+    assert u.device_id == "0101010101010101"  # ChirpStack keys devices by DevEUI
+    assert (u.f_port, u.f_cnt, u.payload) == (1, 4, b"\xaa")
+    assert u.received_at_ns == parse_rfc3339_ns("2022-07-18T09:34:15.775023242+00:00")
+    assert (u.rssi, u.snr, u.spreading_factor, u.frequency) == (-36.0, 10.5, 11, 867_100_000)
+    assert u.gateways == ("0016c001f153a14c",)
+    assert u.network_decoded == {"temperatureSensor": {"1": 21.5}, "battery_voltage": 3.1}
+
+
+def test_chirpstack_other_event() -> None:
+    parsed = parse_chirpstack(body("chirpstack_join.json"), event="join")
+    assert parsed == OtherEvent("join", "17c82e96-be03-4f38-aef3-f83d48582d97", "0101010101010101")
+
+
+def test_chirpstack_malformed() -> None:
+    with pytest.raises(EnvelopeError):
+        parse_chirpstack(b'{"deviceInfo": {}}')
+    with pytest.raises(EnvelopeError):
+        parse_chirpstack(b"nope", event="status")
+
+
+@pytest.mark.parametrize(
+    ("text", "ns"),
+    [
+        ("1970-01-01T00:00:00Z", 0),
+        ("1970-01-01T00:00:01.5Z", 1_500_000_000),
+        ("2024-05-01T10:00:00.123456789Z", 1_714_557_600_123_456_789),
+        ("2024-05-01T12:00:00.123456789+02:00", 1_714_557_600_123_456_789),
+    ],
+)
+def test_rfc3339_nanoseconds(text: str, ns: int) -> None:
+    assert parse_rfc3339_ns(text) == ns
+
+
+@pytest.mark.parametrize("bad", ["2024-05-01T10:00:00", "2024-05-01T10:00:00.Z", "2024-05-01T10:00:00.1234567890Z"])
+def test_rfc3339_rejects(bad: str) -> None:
+    with pytest.raises(ValueError):
+        parse_rfc3339_ns(bad)
+
+
+def test_rfc3339_round_trip() -> None:
+    ns = 1_714_557_600_000_000_007
+    assert parse_rfc3339_ns(format_rfc3339_ns(ns)) == ns
