@@ -8,11 +8,20 @@ with units, a missing decoded_payload, several gateways, and non-uplink events.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from lorakeet.gateway_bridge.envelopes import EnvelopeError, OtherEvent, parse_chirpstack, parse_tts
+from lorakeet.gateway_bridge.envelopes import (
+    EnvelopeError,
+    OtherEvent,
+    parse_chirpstack,
+    parse_tts,
+    parse_tts_validated,
+)
 from lorakeet.storage.records import Uplink
 from lorakeet.timefmt import format_rfc3339_ns, parse_rfc3339_ns
 
@@ -35,7 +44,7 @@ def test_full_tts_uplink() -> None:
     assert u.dev_eui == "a84041000181c6e1"
     assert u.f_port == 2
     assert u.f_cnt == 1287
-    assert u.payload == bytes.fromhex("0d18010000000866" "0000")
+    assert u.payload == bytes.fromhex("0d180100000008660000")
     # the AS reception time, with its nanoseconds
     assert u.received_at_ns == parse_rfc3339_ns("2023-08-14T09:12:45.287719331Z")
     assert u.received_at_ns % 1_000_000_000 == 287_719_331
@@ -159,7 +168,9 @@ def test_rfc3339_nanoseconds(text: str, ns: int) -> None:
     assert parse_rfc3339_ns(text) == ns
 
 
-@pytest.mark.parametrize("bad", ["2024-05-01T10:00:00", "2024-05-01T10:00:00.Z", "2024-05-01T10:00:00.1234567890Z"])
+@pytest.mark.parametrize(
+    "bad", ["2024-05-01T10:00:00", "2024-05-01T10:00:00.Z", "2024-05-01T10:00:00.1234567890Z"]
+)
 def test_rfc3339_rejects(bad: str) -> None:
     with pytest.raises(ValueError):
         parse_rfc3339_ns(bad)
@@ -168,3 +179,58 @@ def test_rfc3339_rejects(bad: str) -> None:
 def test_rfc3339_round_trip() -> None:
     ns = 1_714_557_600_000_000_007
     assert parse_rfc3339_ns(format_rfc3339_ns(ns)) == ns
+
+
+# --- the fast path and the pydantic models agree ------------------------------------------
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
+_PATHS = [
+    ("received_at",),
+    ("end_device_ids", "device_id"),
+    ("end_device_ids", "dev_eui"),
+    ("end_device_ids", "application_ids", "application_id"),
+    ("uplink_message", "f_port"),
+    ("uplink_message", "f_cnt"),
+    ("uplink_message", "frm_payload"),
+    ("uplink_message", "decoded_payload"),
+    ("uplink_message", "rx_metadata"),
+    ("uplink_message", "settings", "frequency"),
+    ("uplink_message", "settings", "data_rate"),
+    ("uplink_message", "received_at"),
+]
+
+
+def _outcome(fn: Callable[[bytes], object], raw: bytes) -> object:
+    try:
+        return fn(raw)
+    except EnvelopeError:
+        return "error"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("ttn_*.json")))
+def test_fast_path_matches_models_on_fixtures(name: str) -> None:
+    assert parse_tts(body(name)) == parse_tts_validated(body(name))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.sampled_from(["ttn_up_full.json", "ttn_up_zero_fcnt.json", "ttn_up_old_coding_rate.json"]),
+    path=st.sampled_from(_PATHS),
+    value=_JSON,
+)
+def test_fast_path_matches_models_on_mutations(name: str, path: tuple[str, ...], value: object) -> None:
+    doc = json.loads(body(name))
+    node = doc
+    for k in path[:-1]:
+        node = node.setdefault(k, {})
+    node[path[-1]] = value
+    raw = json.dumps(doc).encode()
+    assert _outcome(parse_tts, raw) == _outcome(parse_tts_validated, raw)

@@ -6,7 +6,7 @@ import logging
 
 from lorakeet.settings import Settings
 from lorakeet.storage.factory import Store, open_store
-from lorakeet.storage.registry import Registry
+from lorakeet.storage.registry import DeviceInfo, Registry
 
 from .devices import DeviceDirectory
 from .mqtt_source import MqttSource
@@ -38,6 +38,8 @@ class Bridge:
 
     def start(self) -> None:
         """Start consuming and connect to the broker."""
+        rows = self.registry.list_devices(limit=1_000_000)
+        self.devices.preload(DeviceInfo.from_row(r) for r in rows)
         self.pipeline.start()
         self.mqtt.start()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from typing import Protocol
 
 from lorakeet.storage.records import DeviceKey
@@ -37,6 +38,14 @@ class DeviceDirectory:
         with self._lock:
             self._cache[key] = (now + self.ttl, info)
         return info
+
+    def preload(self, infos: Iterable[DeviceInfo]) -> int:
+        """Fill the cache in bulk (at start: one query instead of one per device)."""
+        expires = time.monotonic() + self.ttl
+        with self._lock:
+            for info in infos:
+                self._cache[info.key] = (expires, info)
+            return len(self._cache)
 
     def invalidate(self, key: DeviceKey | None = None) -> None:
         """Forget one device (or all), e.g. after its decoder changed."""

@@ -1,0 +1,337 @@
+"""Ingest benchmark: uplinks/s end to end, Lorakeet against a naive baseline and the raw
+paho receive ceiling, in one run on one machine.
+
+    .venv/bin/python bench/ingest.py [--n 50000] [--rounds 3] [--devices 1000]
+
+A private Mosquitto and a private InfluxDB 1.x are started on free loopback ports. Each
+consumer runs in its own process (so CPU time and peak RSS are its own) and is fed by a
+fast QoS 0 publisher (pre-encoded packets on a raw socket), as The Things Stack delivers.
+Rates are measured from the first message received to the last one durably stored, and
+every run checks that exactly N uplinks were stored (0 lost, 0 duplicated).
+
+Consumers:
+- ceiling:  a paho subscriber that only counts messages (the receive ceiling);
+- naive:    paho -> json -> base64 -> fixed-offset decode -> line protocol -> 5k-batch
+            POST /write, all inside on_message (the baseline from measurements.md);
+- influxdb: the Lorakeet bridge (QoS 0, Cayenne LPP decoder from the registry) into InfluxDB;
+- sqlite:   the same bridge into the embedded SQLite store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+APP = "bench-app"
+T0 = 1_767_225_600_000_000_000
+
+
+def _payload(i: int) -> bytes:
+    temp = (200 + i % 50).to_bytes(2, "big", signed=True)
+    return bytes([1, 103]) + temp + bytes([2, 104, 80 + i % 40, 3, 116]) + (330 + i % 20).to_bytes(2, "big")
+
+
+def make_messages(n: int, devices: int) -> list[tuple[str, bytes]]:
+    from lorakeet.gateway_bridge.simulator import ttn_uplink_body
+
+    out = []
+    for i in range(n):
+        dev = f"dev-{i % devices:04d}"
+        body = ttn_uplink_body(
+            APP, dev, _payload(i), f_cnt=i // devices + 1, received_at_ns=T0 + i * 1_000_000
+        )
+        out.append((f"v3/{APP}@ttn/devices/{dev}/up", body))
+    return out
+
+
+# --- consumers (each in its own process) ------------------------------------------------
+
+
+def _report(first_ns: int, last_ns: int, stored: int, extra: dict[str, object] | None = None) -> None:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    # VmHWM is this process's own peak RSS (ru_maxrss can carry the parent's over exec)
+    hwm = next(
+        int(x.split()[1]) for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmHWM")
+    )
+    out = {
+        "first_ns": first_ns,
+        "last_ns": last_ns,
+        "stored": stored,
+        "cpu_s": ru.ru_utime + ru.ru_stime,
+        "maxrss_kb": hwm,
+        **(extra or {}),
+    }
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+def consume_ceiling(port: int, n: int) -> None:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    count = 0
+    first = 0
+    done = threading.Event()
+
+    def on_message(c: mqtt.Client, u: object, m: mqtt.MQTTMessage) -> None:
+        nonlocal count, first
+        if not first:
+            first = time.time_ns()
+        count += 1
+        if count == n:
+            done.set()
+
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="ceiling")
+    c.on_message = on_message
+    c.on_connect = lambda c, u, f, r, p: (
+        c.subscribe(f"v3/{APP}@ttn/devices/+/up", 0),
+        print("READY", flush=True),
+    )
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    done.wait(600)
+    _report(first, time.time_ns(), count)
+    c.loop_stop()
+
+
+def consume_naive(port: int, n: int, influx_url: str, db: str) -> None:
+    """The baseline of measurements.md, section 4."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from lorakeet.timefmt import parse_rfc3339_ns
+
+    urllib.request.urlopen(
+        urllib.request.Request(f"{influx_url}/query?q=CREATE+DATABASE+{db}", method="POST")
+    ).read()
+    lines: list[str] = []
+    stored = 0
+    first = 0
+    count = 0
+    done = threading.Event()
+
+    def flush() -> None:
+        nonlocal stored
+        body = "\n".join(lines).encode()
+        req = urllib.request.Request(f"{influx_url}/write?db={db}&precision=ns", data=body, method="POST")
+        urllib.request.urlopen(req).read()
+        stored += len(lines)
+        lines.clear()
+
+    def on_message(c: mqtt.Client, u: object, m: mqtt.MQTTMessage) -> None:
+        nonlocal first, count
+        if not first:
+            first = time.time_ns()
+        d = json.loads(m.payload)
+        up = d["uplink_message"]
+        p = base64.b64decode(up["frm_payload"])
+        t = parse_rfc3339_ns(d["received_at"])
+        temp = int.from_bytes(p[2:4], "big", signed=True) / 10
+        hum = p[6] / 2
+        volt = int.from_bytes(p[9:11], "big") / 100
+        rx = up["rx_metadata"][0]
+        ids = d["end_device_ids"]
+        lines.append(
+            f"uplink,dev_eui={ids['dev_eui']},app={ids['application_ids']['application_id']},"
+            f"gw={rx['gateway_ids']['gateway_id']} temperature={temp},humidity={hum},battery={volt},"
+            f"rssi={int(rx['rssi'])}i,snr={rx['snr']},"
+            f"f_cnt={up.get('f_cnt', 0)}i,f_port={up.get('f_port', 0)}i {t}"
+        )
+        count += 1
+        if len(lines) >= 5000 or count == n:
+            flush()
+            if count == n:
+                done.set()
+
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="naive")
+    c.on_message = on_message
+    c.on_connect = lambda c, u, f, r, p: (
+        c.subscribe(f"v3/{APP}@ttn/devices/+/up", 0),
+        print("READY", flush=True),
+    )
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    done.wait(600)
+    _report(first, time.time_ns(), stored)
+    c.loop_stop()
+
+
+def consume_lorakeet(
+    port: int, n: int, devices: int, store_kind: str, influx_url: str, db: str, tmp: str
+) -> None:
+    from lorakeet.gateway_bridge.bridge import Bridge
+    from lorakeet.settings import MqttSettings, PipelineSettings, Settings, StoreSettings
+    from lorakeet.storage.records import DeviceKey
+
+    store = StoreSettings(
+        kind=store_kind,  # type: ignore[arg-type]
+        influx_url=influx_url,
+        influx_database=db,
+        sqlite_path=Path(tmp) / "bench.db",
+        sqlite_synchronous="NORMAL",
+    )
+    settings = Settings(
+        mqtt=MqttSettings(
+            url=f"mqtt://127.0.0.1:{port}", qos=0, client_id="lorakeet-bench", clean_session=True
+        ),
+        store=store,
+        pipeline=PipelineSettings(batch_size=5000, flush_interval_s=0.1),
+        registry_url=f"sqlite:///{tmp}/registry.db",
+    )
+    bridge = Bridge(settings)
+    for i in range(devices):
+        bridge.registry.upsert_device(DeviceKey(APP, f"dev-{i:04d}"), kind="other", decoder="cayenne_lpp")
+    first = 0
+    submit = bridge.pipeline.submit
+
+    def timed_submit(msg: object, timeout: float | None = None) -> bool:
+        nonlocal first
+        if not first:
+            first = time.time_ns()
+        return submit(msg, timeout)  # type: ignore[arg-type]
+
+    bridge.pipeline.submit = timed_submit  # type: ignore[method-assign]
+    bridge.start()
+    bridge.mqtt.wait_connected(10)
+    print("READY", flush=True)
+    stats = bridge.pipeline.stats
+    deadline = time.monotonic() + 600
+    while stats.stored + stats.dedup_hits < n and time.monotonic() < deadline:
+        time.sleep(0.002)
+    last = time.time_ns()
+    counted = bridge.store.count_uplinks()
+    _report(
+        first,
+        last,
+        counted,
+        {"decode_s": stats.decode_ns / 1e9, "write_s": stats.write_ns / 1e9, "batches": stats.batches},
+    )
+    bridge.stop()
+
+
+# --- driver -----------------------------------------------------------------------------
+
+
+def run_consumer(args: list[str], port: int, messages: list[tuple[str, bytes]]) -> dict[str, float]:
+    from bench._mqtt_blast import blast
+
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "consumer", *args], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("READY"):
+            break
+    time.sleep(0.2)
+    blast(port, messages)
+    result: dict[str, float] = {}
+    for line in proc.stdout:
+        if line.startswith("RESULT "):
+            result = json.loads(line[7:])
+    proc.wait(60)
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=50_000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--devices", type=int, default=1000)
+    ap.add_argument("--only", default="ceiling,naive,influxdb,sqlite")
+    opts = ap.parse_args()
+
+    from lorakeet.gateway_bridge.broker import LocalBroker
+    from tests.services import InfluxServer
+
+    kinds = opts.only.split(",")
+    messages = make_messages(opts.n, opts.devices)
+    influx = InfluxServer().start()
+    results: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
+    try:
+        for r in range(opts.rounds):
+            for kind in kinds:
+                with (
+                    LocalBroker(kind="mosquitto", persistence=False) as broker,
+                    tempfile.TemporaryDirectory() as tmp,
+                ):
+                    db = f"bench_{kind}_{r}"
+                    args = {
+                        "ceiling": ["ceiling", str(broker.port), str(opts.n)],
+                        "naive": ["naive", str(broker.port), str(opts.n), influx.url, db],
+                        "influxdb": [
+                            "lorakeet",
+                            str(broker.port),
+                            str(opts.n),
+                            str(opts.devices),
+                            "influxdb",
+                            influx.url,
+                            db,
+                            tmp,
+                        ],
+                        "sqlite": [
+                            "lorakeet",
+                            str(broker.port),
+                            str(opts.n),
+                            str(opts.devices),
+                            "sqlite",
+                            influx.url,
+                            db,
+                            tmp,
+                        ],
+                    }[kind]
+                    res = run_consumer(args, broker.port, messages)
+                    rate = opts.n / ((res["last_ns"] - res["first_ns"]) / 1e9)
+                    res["rate"] = rate
+                    results[kind].append(res)
+                    lost = opts.n - int(res["stored"])
+                    print(
+                        f"round {r + 1} {kind:9s} {rate:9,.0f} uplinks/s  stored {int(res['stored']):,} "
+                        f"(lost {lost})  cpu {res['cpu_s'] * 1e6 / opts.n:6.1f} µs/uplink  "
+                        f"rss {res['maxrss_kb'] / 1024:5.1f} MB",
+                        flush=True,
+                    )
+    finally:
+        influx.close()
+
+    med = {k: statistics.median(x["rate"] for x in v) for k, v in results.items() if v}
+    print(f"\nmedians over {opts.rounds} rounds, N={opts.n:,} TTN uplinks, {opts.devices} devices, QoS 0")
+    print(f"{'consumer':10s} {'uplinks/s':>10s} {'cpu µs/up':>10s} {'peak RSS':>9s} {'lost':>5s}")
+    for k, v in results.items():
+        cpu = statistics.median(x["cpu_s"] for x in v) * 1e6 / opts.n
+        rss = max(x["maxrss_kb"] for x in v) / 1024
+        lost = max(opts.n - int(x["stored"]) for x in v)
+        print(f"{k:10s} {med[k]:10,.0f} {cpu:10.1f} {rss:7.1f}MB {lost:5d}")
+    if "ceiling" in med:
+        for k in ("naive", "influxdb", "sqlite"):
+            if k in med:
+                print(f"{k} / ceiling = {med[k] / med['ceiling']:.2f}")
+    if "naive" in med:
+        for k in ("influxdb", "sqlite"):
+            if k in med:
+                print(f"{k} / naive = {med[k] / med['naive']:.2f}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "consumer":
+        role, a = sys.argv[2], sys.argv[3:]
+        if role == "ceiling":
+            consume_ceiling(int(a[0]), int(a[1]))
+        elif role == "naive":
+            consume_naive(int(a[0]), int(a[1]), a[2], a[3])
+        else:
+            consume_lorakeet(int(a[0]), int(a[1]), int(a[2]), a[3], a[4], a[5], a[6])
+        os._exit(0)
+    main()
