@@ -81,6 +81,12 @@ class PipelineSettings(BaseModel):
     flush_interval_s: float = Field(0.2, gt=0, le=60)
     queue_size: int = Field(50_000, ge=1)
     dedup_capacity: int = Field(200_000, ge=0)
+    workers: int = Field(
+        1,
+        ge=0,
+        le=1,
+        description="1: decode and write in a worker process (MQTT keeps its own core); 0: in-process",
+    )
 
 
 class ApiSettings(BaseModel):
@@ -89,6 +95,10 @@ class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8080
     public_url: str | None = None
+    cors_origins: list[str] = []
+    open_signup: bool = Field(True, description="anyone may POST /v1/accounts; else admins only")
+    rate_limit_per_minute: float = Field(600, gt=0, description="sustained requests per key (or IP)")
+    rate_limit_burst: int = Field(120, ge=1, description="requests allowed in a burst")
 
 
 class Settings(BaseSettings):

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import NamedTuple, Protocol
 
 from .quantities import QUANTITIES
 
 Value = float | bool | str
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
+class Reading(NamedTuple):
     """One decoded value of a quantity in that quantity's unit.
 
     ``time_ns`` is set only when the payload carries its own sample time; otherwise the
-    reading belongs to the uplink's network reception time.
+    reading belongs to the uplink's network reception time. (Immutable; a NamedTuple
+    because one is built per value on the per-uplink path.)
     """
 
     key: str
@@ -38,15 +39,14 @@ class DecodeResult:
         return {r.key: r.value for r in self.readings if r.time_ns is None}
 
 
-EMPTY_METADATA: Mapping[str, object] = {}
+EMPTY_METADATA: Mapping[str, object] = MappingProxyType({})
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceContext:
+class DeviceContext(NamedTuple):
     """What a decoder may know besides the bytes: all of it comes from the uplink or registry."""
 
     received_at_ns: int = 0
-    metadata: Mapping[str, object] = field(default_factory=lambda: EMPTY_METADATA)
+    metadata: Mapping[str, object] = EMPTY_METADATA
     network_decoded: Mapping[str, object] | None = None
     device_id: str = ""
 
@@ -58,6 +58,16 @@ class Decoder(Protocol):
     """Turns payload bytes into readings; raises only ``DecodeError`` subclasses."""
 
     def __call__(self, payload: bytes, f_port: int, ctx: DeviceContext, /) -> DecodeResult: ...
+
+
+_KEYS: dict[tuple[str, int], str] = {}
+
+
+def _channel_key(quantity: str, channel: int) -> str:
+    key = _KEYS.get((quantity, channel))
+    if key is None:
+        key = _KEYS[(quantity, channel)] = f"{quantity}_{channel}"
+    return key
 
 
 class ReadingsBuilder:
@@ -82,13 +92,13 @@ class ReadingsBuilder:
     ) -> None:
         """Add one reading of ``quantity`` (already in the vocabulary's unit)."""
         q = QUANTITIES[quantity]
-        key = quantity if channel is None else f"{quantity}_{channel}"
+        key = quantity if channel is None else _channel_key(quantity, channel)
         if q.type == "float":
             if isinstance(value, str):
                 self.warn(f"{key}: expected a number, got {value!r}")
                 return
             v = float(value)
-            if not math.isfinite(v) or v < q.minimum or v > q.maximum:
+            if not (q.minimum <= v <= q.maximum) or not math.isfinite(v):
                 self.warn(f"{key}: {v:g} {q.unit} outside [{q.minimum:g}, {q.maximum:g}], dropped")
                 return
             self._readings.append(Reading(key, v, q.unit, time_ns))

@@ -22,7 +22,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from lorakeet.settings import MqttSettings
 
-from .pipeline import Inbound, Pipeline
+from .pipeline import Inbound
 from .topics import CHIRPSTACK_TEMPLATE, TTS_TEMPLATE, TopicTemplate
 
 log = logging.getLogger(__name__)
@@ -34,11 +34,11 @@ class MqttSource:
     def __init__(
         self,
         cfg: MqttSettings,
-        pipeline: Pipeline,
+        submit: Callable[[Inbound], object],
         on_connected: Callable[[bool], None] | None = None,
     ) -> None:
         self.cfg = cfg
-        self.pipeline = pipeline
+        self.submit = submit
         self.on_connected = on_connected
         default = TTS_TEMPLATE if cfg.network == "ttn" else CHIRPSTACK_TEMPLATE
         self.template = TopicTemplate(cfg.topic_template or default)
@@ -130,7 +130,7 @@ class MqttSource:
             if error is None and qos > 0:
                 client.ack(mid, qos)
 
-        self.pipeline.submit(
+        self.submit(
             Inbound(
                 msg.payload,
                 self.cfg.network,
@@ -142,7 +142,7 @@ class MqttSource:
         )
 
     def _on_message_qos0(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        self.pipeline.submit(
+        self.submit(
             Inbound(
                 msg.payload, self.cfg.network, msg.topic, self._source_and_event(msg.topic), time.time_ns()
             )

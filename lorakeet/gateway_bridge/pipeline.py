@@ -280,9 +280,7 @@ class Pipeline:
 
 
 def _with_arrival_time(u: Uplink, arrived_ns: int) -> Uplink:
-    from dataclasses import replace
-
     log.warning(
         "uplink of device_id=%s f_cnt=%d carries no network time; using arrival time", u.device_id, u.f_cnt
     )
-    return replace(u, received_at_ns=arrived_ns or time.time_ns())
+    return u._replace(received_at_ns=arrived_ns or time.time_ns())

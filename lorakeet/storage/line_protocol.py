@@ -64,29 +64,25 @@ def uplink_lines(stored: StoredUplink) -> Iterable[str]:
             yield f"{series} {','.join(now_fields)} {u.received_at_ns}"
         for t, fields in sampled.items():
             yield f"{series} {','.join(fields)} {t}"
-    meta = [
-        f"f_cnt={u.f_cnt}i",
-        f"f_port={u.f_port}i",
-        f"payload={field_value(base64.b64encode(u.payload).decode())}",
-        f"source={field_value(u.source)}",
-        f"decoder={field_value(stored.decoder)}",
-        f"gateway_count={len(u.gateways)}i",
-    ]
+    meta = (
+        f'f_cnt={u.f_cnt}i,f_port={u.f_port}i,payload="{base64.b64encode(u.payload).decode()}",'
+        f"source={field_value(u.source)},decoder={field_value(stored.decoder)},gateway_count={len(u.gateways)}i"
+    )
     if u.rssi is not None:
-        meta.append(f"rssi={float(u.rssi)!r}")
+        meta += f",rssi={float(u.rssi)!r}"
     if u.snr is not None:
-        meta.append(f"snr={float(u.snr)!r}")
+        meta += f",snr={float(u.snr)!r}"
     if u.spreading_factor is not None:
-        meta.append(f"sf={u.spreading_factor}i")
+        meta += f",sf={u.spreading_factor}i"
     if u.frequency is not None:
-        meta.append(f"frequency={u.frequency}i")
+        meta += f",frequency={u.frequency}i"
     if u.gateways:
-        meta.append(f"gateways={field_value(','.join(u.gateways))}")
+        meta += f",gateways={field_value(','.join(u.gateways))}"
     if stored.decode_error is not None:
-        meta.append(f"decode_error={field_value(stored.decode_error)}")
+        meta += f",decode_error={field_value(stored.decode_error)}"
     if u.network_decoded is not None:
-        meta.append(f"network_decoded={field_value(orjson.dumps(u.network_decoded).decode())}")
+        meta += f",network_decoded={field_value(orjson.dumps(u.network_decoded).decode())}"
     if stored.warnings:
-        meta.append(f"warnings={field_value(chr(10).join(stored.warnings))}")
+        meta += f",warnings={field_value(chr(10).join(stored.warnings))}"
     series = _series("uplink", u.application_id, u.device_id, stored.kind)
-    yield f"{series} {','.join(meta)} {u.received_at_ns}"
+    yield f"{series} {meta} {u.received_at_ns}"
