@@ -30,7 +30,18 @@ def test_demo_serves_simulated_readings_within_30_seconds(tmp_path: Path, broker
     port = free_port()
     exe = Path(sys.executable).with_name("lorakeet")
     proc = subprocess.Popen(
-        [str(exe), "demo", "--data-dir", str(tmp_path), "--port", str(port), "--broker", broker, "--interval", "5"],
+        [
+            str(exe),
+            "demo",
+            "--data-dir",
+            str(tmp_path),
+            "--port",
+            str(port),
+            "--broker",
+            broker,
+            "--interval",
+            "5",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -41,10 +52,14 @@ def test_demo_serves_simulated_readings_within_30_seconds(tmp_path: Path, broker
         seen: dict[str, int] = {}
         while time.monotonic() < deadline:
             try:
-                devices = httpx.get(f"http://127.0.0.1:{port}/v1/devices?limit=1000", timeout=2).json()["data"]
+                devices = httpx.get(f"http://127.0.0.1:{port}/v1/devices?limit=1000", timeout=2).json()[
+                    "data"
+                ]
                 for kind in ("bin", "boat", "streetlight"):
                     d = next(x for x in devices if x["kind"] == kind)
-                    latest = httpx.get(f"http://127.0.0.1:{port}/v1/devices/{d['id']}/latest", timeout=2).json()
+                    latest = httpx.get(
+                        f"http://127.0.0.1:{port}/v1/devices/{d['id']}/latest", timeout=2
+                    ).json()
                     seen[kind] = len(latest["values"])
                 if all(seen.get(k) for k in ("bin", "boat", "streetlight")):
                     break

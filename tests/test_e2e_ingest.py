@@ -36,7 +36,9 @@ def uplinks(n: int, devices: int = 10, start: int = 0) -> list[tuple[str, bytes]
     out = []
     for i in range(start, start + n):
         dev = f"bin-{i % devices:02d}"
-        body = ttn_uplink_body(APP, dev, lpp(100 + i, 300 + i % 60), f_cnt=i + 1, received_at_ns=T0 + i * STEP)
+        body = ttn_uplink_body(
+            APP, dev, lpp(100 + i, 300 + i % 60), f_cnt=i + 1, received_at_ns=T0 + i * STEP
+        )
         out.append((f"v3/{APP}@ttn/devices/{dev}/up", body))
     return out
 
@@ -82,7 +84,9 @@ def test_n_uplinks_stored_with_values_and_network_times(
     assert ups[0].decoder == "cayenne_lpp" and ups[0].decode_error is None
 
 
-def test_redelivered_uplink_is_stored_once(broker: LocalBroker, store: Store, sqlite_registry: Registry) -> None:
+def test_redelivered_uplink_is_stored_once(
+    broker: LocalBroker, store: Store, sqlite_registry: Registry
+) -> None:
     register_bins(sqlite_registry)
     bridge = start_bridge(broker, store, sqlite_registry)
     try:
@@ -153,7 +157,9 @@ def test_mosquitto_restart_mid_stream_loses_nothing(
     assert sqlite_store.count_uplinks() == 600
 
 
-def test_registry_on_postgresql_end_to_end(broker: LocalBroker, sqlite_store: SqliteStore, pg_registry: Registry) -> None:
+def test_registry_on_postgresql_end_to_end(
+    broker: LocalBroker, sqlite_store: SqliteStore, pg_registry: Registry
+) -> None:
     bridge = start_bridge(broker, sqlite_store, pg_registry)
     try:
         publish(broker, uplinks(20))

@@ -18,7 +18,9 @@ LPP = bytes.fromhex("0182000002ee02740168")  # distance 0.75 m, voltage 3.60 V
 
 def make_pipeline(writer: MemoryWriter, *infos: DeviceInfo) -> tuple[Pipeline, StaticDevices]:
     devices = StaticDevices(*infos)
-    p = Pipeline(writer, Decoding(DeviceDirectory(devices)), batch_size=100, flush_interval=0.01, retry_initial=0.01)
+    p = Pipeline(
+        writer, Decoding(DeviceDirectory(devices)), batch_size=100, flush_interval=0.01, retry_initial=0.01
+    )
     return p, devices
 
 

@@ -69,8 +69,11 @@ class LocalBroker:
         kind: BrokerKind = "auto",
         data_dir: Path | None = None,
         persistence: bool = True,
+        tls: tuple[Path, Path, Path] | None = None,
     ) -> None:
         self.port = port or free_port()
+        self.tls = tls  # (CA, certificate, key): adds a TLS listener on tls_port (Mosquitto only)
+        self.tls_port = free_port() if tls else None
         self.persistence = persistence
         if kind == "auto":
             kind = "mosquitto" if shutil.which("mosquitto") else "amqtt"
@@ -92,6 +95,8 @@ class LocalBroker:
         else:
             self._start_amqtt()
         wait_for_port(self.port, timeout)
+        if self.tls_port is not None:
+            wait_for_port(self.tls_port, timeout)
         log.info("local %s broker on %s", self.kind, self.url)
         return self
 
@@ -100,14 +105,27 @@ class LocalBroker:
         if exe is None:
             raise RuntimeError("mosquitto is not installed (apt-get install mosquitto)")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        # Mosquitto started as root drops to user "mosquitto": it must reach its files.
-        os.chmod(self.data_dir, 0o777)  # noqa: S103 - private temp dir of a test/demo broker
         conf = self.data_dir / "mosquitto.conf"
         conf.write_text(
             MOSQUITTO_CONF.format(
                 port=self.port, data_dir=self.data_dir, persistence="true" if self.persistence else "false"
             )
         )
+        if os.geteuid() == 0:
+            # Started as root, Mosquitto would drop to user "mosquitto", which cannot reach
+            # files under private (0700) temp dirs; this broker is private and local anyway.
+            with conf.open("a") as f:
+                f.write("user root\n")
+        if self.tls is not None:
+            with conf.open("a") as f:
+                names = ("ca.crt", "server.crt", "server.key")
+                for name, src in zip(names, self.tls, strict=True):
+                    dst = self.data_dir / name
+                    shutil.copyfile(src, dst)
+                f.write(
+                    f"listener {self.tls_port} 127.0.0.1\ncafile {self.data_dir}/ca.crt\n"
+                    f"certfile {self.data_dir}/server.crt\nkeyfile {self.data_dir}/server.key\n"
+                )
         os.chmod(conf, 0o644)
         self._proc = subprocess.Popen(
             [exe, "-c", str(conf)],
