@@ -46,12 +46,16 @@ class InfluxServer:
     def _config(self) -> str:
         conf = subprocess.run([self.exe, "config"], capture_output=True, text=True, check=True).stdout
         d = self.dir
-        conf = re.sub(r'(?m)^bind-address = ".*"', f'bind-address = "127.0.0.1:{self.rpc_port}"', conf, count=1)
+        conf = re.sub(
+            r'(?m)^bind-address = ".*"', f'bind-address = "127.0.0.1:{self.rpc_port}"', conf, count=1
+        )
         conf = re.sub(r'(?m)^(\s*)dir = "(.*)/meta"', rf'\1dir = "{d}/meta"', conf)
         conf = re.sub(r'(?m)^(\s*)dir = "(.*)/data"', rf'\1dir = "{d}/data"', conf)
         conf = re.sub(r'(?m)^(\s*)wal-dir = ".*"', rf'\1wal-dir = "{d}/wal"', conf)
         conf = re.sub(
-            r'(?ms)(^\[http\].*?)bind-address = ":8086"', rf'\1bind-address = "127.0.0.1:{self.http_port}"', conf
+            r'(?ms)(^\[http\].*?)bind-address = ":8086"',
+            rf'\1bind-address = "127.0.0.1:{self.http_port}"',
+            conf,
         )
         conf = re.sub(r"(?m)^(\s*)log-enabled = true", r"\1log-enabled = false", conf)
         conf = re.sub(r"(?m)^(\s*)query-log-enabled = true", r"\1query-log-enabled = false", conf)
@@ -76,7 +80,9 @@ class InfluxServer:
             except httpx.HTTPError:
                 pass
             if self.proc.poll() is not None:
-                raise ServiceMissing(f"influxd exited with {self.proc.returncode}; see {self.dir}/influxd.log")
+                raise ServiceMissing(
+                    f"influxd exited with {self.proc.returncode}; see {self.dir}/influxd.log"
+                )
             if time.monotonic() > deadline:
                 raise TimeoutError("influxd did not answer /ping")
             time.sleep(0.05)
