@@ -157,3 +157,17 @@ def test_stop_while_store_is_down_leaves_messages_unacknowledged() -> None:
     threading.Timer(0.2, p.stop).start()
     p.wait_idle(10)
     assert len(results) == 1 and results[0] is not None
+
+
+def test_observers_see_durable_uplinks_and_cannot_break_ingest() -> None:
+    w = MemoryWriter()
+    p, _ = make_pipeline(w, DeviceInfo(BIN, decoder="cayenne_lpp"))
+    seen: list[int] = []
+
+    def broken(batch: object) -> None:
+        raise RuntimeError("observer bug")
+
+    p.observers = [broken, lambda batch: seen.extend(s.uplink.f_cnt for s in batch)]
+    p.process([msg(1), msg(2)])
+    assert seen == [1, 2]
+    assert len(w.stored) == 2

@@ -125,8 +125,10 @@ class Pipeline:
         dedup_capacity: int = 200_000,
         retry_initial: float = 0.2,
         retry_max: float = 10.0,
+        observers: Sequence[Callable[[Sequence[StoredUplink]], None]] = (),
     ) -> None:
         self.writer = writer
+        self.observers = list(observers)
         self.decoding = decoding
         self.batch_size = batch_size
         self.flush_interval = flush_interval
@@ -242,6 +244,17 @@ class Pipeline:
         for s in stored:
             stats.by_decoder[s.decoder] = stats.by_decoder.get(s.decoder, 0) + 1
         self._finish(batch, None)
+        self._notify(stored)
+
+    def _notify(self, stored: list[StoredUplink]) -> None:
+        """Tell observers (alerts, live views) about uplinks that are now durable."""
+        if not stored:
+            return
+        for observe in self.observers:
+            try:
+                observe(stored)
+            except Exception:
+                log.exception("observer %r failed; the uplinks are stored regardless", observe)
 
     def _write(self, stored: list[StoredUplink], rejected: list[RejectedMessage]) -> bool:
         delay = self.retry_initial
