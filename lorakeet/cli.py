@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 import time
@@ -13,19 +12,27 @@ import typer
 from rich.console import Console
 
 from lorakeet import __version__
+from lorakeet.cli_jobs import redecode as _redecode
+from lorakeet.cli_keys import keys_app
+from lorakeet.config_check import config_app
 from lorakeet.settings import Settings
 
 app = typer.Typer(
     help="Lorakeet: community LoRaWAN sensor backend.", no_args_is_help=True, add_completion=False
 )
+app.add_typer(config_app, name="config")
+app.add_typer(keys_app, name="keys")
+app.command(name="redecode")(_redecode)
+from lorakeet.cli_backfill import backfill as _backfill  # noqa: E402
+
+app.command(name="backfill")(_backfill)
 console = Console(stderr=True)
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from lorakeet.observability import configure_logging
+
+    configure_logging(settings.log_level, settings.log_json)
 
 
 def _wait_for_signal() -> None:
@@ -43,13 +50,22 @@ def version() -> None:
 
 
 @app.command()
-def bridge() -> None:
+def bridge(
+    metrics_port: Annotated[int | None, typer.Option(help="serve Prometheus /metrics on this port")] = None,
+) -> None:
     """Subscribe to uplinks (TTN or ChirpStack MQTT) and store them. Configured by LORAKEET_* env."""
     from lorakeet.gateway_bridge.bridge import Bridge
 
     settings = Settings()
     _logging(settings)
     b = Bridge(settings)
+    if metrics_port:
+        from prometheus_client import REGISTRY, start_http_server
+
+        from lorakeet.observability import PipelineCollector
+
+        REGISTRY.register(PipelineCollector(lambda: b.pipeline.stats, settings.mqtt.network))
+        start_http_server(metrics_port, addr="127.0.0.1")
     b.start()
     console.print(f"bridge running: {settings.mqtt.url} -> {settings.store.kind}; Ctrl-C to stop")
     _wait_for_signal()

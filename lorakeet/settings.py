@@ -26,7 +26,7 @@ class MqttSettings(BaseModel):
     tls_insecure: bool = Field(False, description="skip certificate verification (never in production)")
     topic_template: str | None = None
     events: list[str] = ["up"]
-    qos: Literal[0, 1] = Field(1, description="TTS delivers QoS 0 only; local brokers and ChirpStack: 1")
+    qos: int = Field(1, ge=0, le=1, description="TTS delivers QoS 0 only; local brokers and ChirpStack: 1")
     client_id: str = "lorakeet-bridge"
     clean_session: bool = False
     keepalive: int = 30
@@ -87,6 +87,33 @@ class PipelineSettings(BaseModel):
         le=1,
         description="1: decode and write in a worker process (MQTT keeps its own core); 0: in-process",
     )
+    spool_path: Path | None = Field(
+        Path("data/spool.db"),
+        description="on-disk spool for batches the store refused (replayed in order); empty: no spool",
+    )
+
+
+class BackfillSettings(BaseModel):
+    """The Things Stack Storage Integration, to fill gaps after the bridge was away."""
+
+    enabled: bool = Field(False, description="backfill on start and after every MQTT reconnect")
+    base_url: str = Field("https://eu1.cloud.thethings.network", description="TTS cluster URL")
+    application: str | None = Field(None, description="TTS application id; default: from mqtt.application")
+    api_key: SecretStr | None = Field(None, description="API key with RIGHT_APPLICATION_TRAFFIC_READ")
+    overlap_s: float = Field(300, ge=0, description="re-fetch this much before the newest stored uplink")
+    default_window_s: float = Field(86_400, gt=0, description="how far back when nothing is stored yet")
+    retention_s: float = Field(86_400, gt=0, description="Storage Integration retention (TTN: 24 h)")
+    page_size: int = Field(1000, ge=1, le=10_000)
+    timeout_s: float = Field(30, gt=0)
+
+
+class LeaderSettings(BaseModel):
+    """One active MQTT consumer per TTS application (a lock in the registry database)."""
+
+    enabled: bool = Field(False, description="only the lock holder connects to MQTT; others stand by")
+    name: str | None = Field(None, description="lock name; default: the MQTT application")
+    lease_s: float = Field(5.0, gt=0, description="SQLite lease length (renewed every third of it)")
+    poll_s: float = Field(1.0, gt=0, description="how often a standby tries to take the lock")
 
 
 class ApiSettings(BaseModel):
@@ -117,6 +144,8 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     pipeline: PipelineSettings = PipelineSettings()
     api: ApiSettings = ApiSettings()
+    backfill: BackfillSettings = BackfillSettings()
+    leader: LeaderSettings = LeaderSettings()
     registry_url: str = "sqlite:///data/registry.db"
     log_level: str = "INFO"
     log_json: bool = False

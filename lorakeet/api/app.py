@@ -1,54 +1,79 @@
-"""The FastAPI application."""
+"""The FastAPI application: routers, problem+json errors, CORS and rate limits."""
 
 from __future__ import annotations
 
-import html
-
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from lorakeet import __version__
-from lorakeet.storage.records import DeviceKey
 
-from .deps import Services, ServicesDep
-from .routes import devices, readings
+from . import errors, web
+from .deps import Services
+from .ratelimit import TokenBuckets, rate_limit
+from .routes import (
+    accounts,
+    alerts,
+    audit,
+    bins,
+    boats,
+    codecs,
+    devices,
+    downlinks,
+    fleet,
+    ingest,
+    keys,
+    lights,
+    me,
+    public,
+    readings,
+    uplinks,
+)
 
 
 def create_app(services: Services) -> FastAPI:
     """Build the API around already-constructed services."""
+    cfg = services.settings.api
     app = FastAPI(
         title="Lorakeet",
         version=__version__,
-        description="Community LoRaWAN sensor data: devices, readings, open data.",
+        description=(
+            "Community LoRaWAN sensor data: devices, readings, open data.\n\n"
+            "Authenticate with `Authorization: Bearer <api key>` (sign up at `POST /v1/accounts`). "
+            "Errors are RFC 9457 `application/problem+json`."
+        ),
+        dependencies=[Depends(rate_limit)],
+        responses=errors.problem_responses(422, 429),
     )
     app.state.services = services
+    app.state.rate_limits = TokenBuckets(cfg.rate_limit_per_minute, cfg.rate_limit_burst)
+    errors.install(app)
+    if cfg.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=cfg.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["Retry-After"],
+        )
+    app.include_router(accounts.router)
+    app.include_router(keys.router)
+    app.include_router(me.router)
     app.include_router(devices.router)
     app.include_router(readings.router)
+    app.include_router(public.router)
+    app.include_router(audit.router)
+    app.include_router(fleet.router)
+    app.include_router(uplinks.router)
+    app.include_router(ingest.router)
+    app.include_router(codecs.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
     def healthz() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def index(services: ServicesDep) -> str:
-        """A plain overview of devices and their latest values."""
-        rows = []
-        for d in services.registry.list_devices(limit=1000):
-            key = DeviceKey(d.application_id, d.device_id)
-            latest = services.store.latest(key)
-            values = ", ".join(
-                f"{v.key}={v.value:.4g}" if isinstance(v.value, float) else f"{v.key}={v.value}"
-                for v in latest
-            )
-            rows.append(
-                f"<tr><td><a href='/v1/devices/{html.escape(key.uid)}/latest'>{html.escape(key.uid)}</a></td>"
-                f"<td>{html.escape(d.kind)}</td><td>{html.escape(values)}</td></tr>"
-            )
-        return (
-            "<!doctype html><meta charset=utf-8><meta name=viewport content='width=device-width'>"
-            "<title>Lorakeet</title><h1>Lorakeet</h1><p><a href='/docs'>API documentation</a></p>"
-            f"<table><tr><th>device</th><th>kind</th><th>latest</th></tr>{''.join(rows)}</table>"
-        )
+    for extra in (bins, lights, boats, alerts, downlinks):
+        app.include_router(extra.router)
+    web.install(app)  # "/" is the crews' overview page
 
     return app

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from lorakeet.gateway_bridge.pipeline import Pipeline
 from lorakeet.settings import Settings
 from lorakeet.storage.factory import Store
 from lorakeet.storage.registry import Registry
@@ -19,6 +20,8 @@ class Services:
     settings: Settings
     registry: Registry
     store: Store
+    pipeline: Pipeline | None = None  # webhook ingest hands messages to it (None: no ingest)
+    ingest_timeout_s: float = 8.0  # a webhook waits this long for durability, then 503
 
 
 def get_services(request: Request) -> Services:

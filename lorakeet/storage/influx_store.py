@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import gzip
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
 import httpx
 import orjson
 
-from lorakeet.decoders import Value, is_valid_key
+from lorakeet.decoders import Value, is_valid_key, split_key
 
 from .line_protocol import uplink_lines
 from .protocols import StoreError
@@ -35,12 +36,13 @@ from .records import (
 log = logging.getLogger(__name__)
 
 _TAG_COLUMNS = frozenset({"time", "application_id", "device_id", "kind"})
+_MAX_GET_QUERY = 4000  # longer InfluxQL goes in a POST body (a read is still a read)
 _AGG_FN: dict[Aggregate, str] = {"mean": "mean", "min": "min", "max": "max", "last": "last", "count": "count"}
 
 
 def quote_literal(value: str) -> str:
     """An InfluxQL string literal."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n") + "'"
 
 
 def quote_ident(key: str) -> str:
@@ -115,14 +117,15 @@ class InfluxStore:
 
     def query(self, q: str, method: Literal["GET", "POST"] = "GET") -> list[dict[str, Any]]:
         """Run InfluxQL; returns the ``results`` list. Raises StoreError."""
-        params = {"db": self.database, "q": q, "epoch": "ns"}
+        params = {"db": self.database, "epoch": "ns"}
         if self.retention_policy:
             params["rp"] = self.retention_policy
         try:
-            if method == "POST":
-                r = self._http.post("/query", params=params)
+            if method == "POST" or len(q) > _MAX_GET_QUERY:
+                # the statement goes in the form body: long multi-statement reads fit there
+                r = self._http.post("/query", params=params, data={"q": q})
             else:
-                r = self._http.get("/query", params=params)
+                r = self._http.get("/query", params={**params, "q": q})
         except httpx.HTTPError as exc:
             raise StoreError(f"InfluxDB query failed: {exc}") from exc
         if r.status_code != 200:
@@ -219,18 +222,42 @@ class InfluxStore:
         return sorted(keys)
 
     def latest(self, device: DeviceKey) -> list[LatestValue]:
-        """The latest value of every key (two queries: which keys, then their last points)."""
-        keys = self.keys(device)
+        """The latest value of every key of a device."""
+        return self.latest_many([device]).get(device, [])
+
+    def field_keys(self) -> list[str]:
+        """Every reading key of the database (``SHOW FIELD KEYS``: index metadata, no data scan)."""
+        keys = {str(row[0]) for _, values in self._rows("SHOW FIELD KEYS FROM reading") for row in values}
+        return sorted(k for k in keys if is_valid_key(k))
+
+    def latest_many(self, devices: Sequence[DeviceKey]) -> dict[DeviceKey, list[LatestValue]]:
+        """Latest values of many devices: the field keys, then ONE multi-statement request.
+
+        Each statement is ``SELECT last("<key>") ... GROUP BY application_id, device_id`` over
+        all the wanted devices, so a key's own time comes back with its value (``last(*)``
+        would report time 0 for every column).
+        """
+        wanted = list(dict.fromkeys(devices))
+        if not wanted:
+            return {}
+        keys = self.field_keys()
         if not keys:
-            return []
-        q = ";".join(f"SELECT last({quote_ident(k)}) FROM reading WHERE {_where(device)}" for k in keys)
-        out: list[LatestValue] = []
+            return {}
+        where = _where_many(wanted)
+        q = ";".join(
+            f"SELECT last({quote_ident(k)}) FROM reading WHERE {where} GROUP BY application_id, device_id"
+            for k in keys
+        )
+        wanted_set = set(wanted)
+        found: dict[DeviceKey, list[LatestValue]] = {}
         for k, res in zip(keys, self.query(q), strict=True):
             for s in res.get("series", []):
+                tags = s.get("tags", {})
+                dev = DeviceKey(str(tags.get("application_id", "")), str(tags.get("device_id", "")))
                 t, v = s["values"][0][0], s["values"][0][1]
-                if v is not None:
-                    out.append(LatestValue(k, int(t), _py(v)))
-        return out
+                if v is not None and dev in wanted_set:
+                    found.setdefault(dev, []).append(LatestValue(k, int(t), _py(v)))
+        return {d: found[d] for d in wanted if d in found}
 
     def points(
         self,
@@ -268,6 +295,7 @@ class InfluxStore:
         agg: Aggregate,
     ) -> list[Point]:
         """One point per non-empty window (``GROUP BY time(...) fill(none)``)."""
+        keys = [k for k in keys if _numeric(k)]
         if not keys:
             return []
         fn = _AGG_FN[agg]
@@ -313,7 +341,8 @@ class InfluxStore:
                         frequency=d.get("frequency"),
                         gateways=tuple(g for g in str(d.get("gateways") or "").split(",") if g),
                         decoder=str(d.get("decoder") or ""),
-                        decode_error=d.get("decode_error"),
+                        decode_error=d.get("decode_error") or None,
+                        network_decoded=_json_object(d.get("network_decoded")),
                     )
                 )
         return out
@@ -322,6 +351,40 @@ class InfluxStore:
         """Number of stored uplinks (all devices)."""
         rows = self._rows("SELECT count(f_cnt) FROM uplink")
         return int(rows[0][1][0][1]) if rows else 0
+
+
+def _where_many(devices: Sequence[DeviceKey]) -> str:
+    """A predicate matching any of ``devices``: one regex on device_id per application."""
+    by_app: dict[str, list[str]] = {}
+    for d in devices:
+        by_app.setdefault(d.application_id, []).append(d.device_id)
+    parts = [
+        f"(application_id={quote_literal(app)} AND device_id =~ /^(?:{'|'.join(_regex(d) for d in devs)})$/)"
+        for app, devs in by_app.items()
+    ]
+    return "(" + " OR ".join(parts) + ")"
+
+
+def _regex(text: str) -> str:
+    """``text`` as a literal inside an InfluxQL /regex/ (Go RE2 syntax)."""
+    return re.escape(text).replace("/", r"\/").replace("\n", r"\n").replace("\r", r"\r")
+
+
+def _numeric(key: str) -> bool:
+    try:
+        return split_key(key)[0].type == "float"
+    except KeyError:
+        return False
+
+
+def _json_object(text: Any) -> dict[str, object] | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        v = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return v if isinstance(v, dict) else None
 
 
 def _py(v: Any) -> Value:

@@ -78,8 +78,8 @@ def uplink_lines(stored: StoredUplink) -> Iterable[str]:
         meta += f",frequency={u.frequency}i"
     if u.gateways:
         meta += f",gateways={field_value(','.join(u.gateways))}"
-    if stored.decode_error is not None:
-        meta += f",decode_error={field_value(stored.decode_error)}"
+    # always written (empty when none): a re-decode that succeeds must clear an old error
+    meta += f",decode_error={field_value(stored.decode_error or '')}"
     if u.network_decoded is not None:
         meta += f",network_decoded={field_value(orjson.dumps(u.network_decoded).decode())}"
     if stored.warnings:

@@ -39,6 +39,10 @@ class ReadingReader(Protocol):
         """The most recent value of every key of a device."""
         ...
 
+    def latest_many(self, devices: Sequence[DeviceKey]) -> dict[DeviceKey, list[LatestValue]]:
+        """The latest values of several devices at once (devices with none are left out)."""
+        ...
+
     def points(
         self,
         device: DeviceKey,
@@ -59,7 +63,10 @@ class ReadingReader(Protocol):
         every_ns: int,
         agg: Aggregate,
     ) -> list[Point]:
-        """One point per non-empty window of ``every_ns`` aligned to the epoch."""
+        """One point per non-empty window of ``every_ns`` aligned to the epoch.
+
+        Only numeric (float) quantities are aggregated; other keys are ignored.
+        """
         ...
 
     def uplinks(self, device: DeviceKey, start_ns: int, end_ns: int, limit: int) -> list[UplinkView]:

@@ -1,20 +1,37 @@
-"""The device registry (SQLAlchemy 2): which devices exist, what they are, how to decode them.
+"""The registry (SQLAlchemy 2): accounts, API keys, devices, codecs, webhook secrets, audit log.
 
-SQLite by default, PostgreSQL when several API or bridge processes share it. Devices the
-network delivers before anyone registered them are auto-registered as unowned, so no
-uplink is ever dropped for being unknown.
+SQLite by default, PostgreSQL when several API or bridge processes share it. The schema is
+owned by Alembic (``lorakeet/storage/migrations``); opening a registry upgrades it to head.
+Devices the network delivers before anyone registered them are auto-registered as unowned,
+so no uplink is ever dropped for being unknown.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, Integer, String, UniqueConstraint, create_engine, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -22,6 +39,16 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from .records import DeviceKey
 
 KINDS = ("bin", "boat", "streetlight", "other")
+VISIBILITIES = ("public", "private")
+KEY_TOUCH_INTERVAL = timedelta(seconds=60)
+
+
+class RegistryError(Exception):
+    """Base of the registry's own errors."""
+
+
+class ConflictError(RegistryError):
+    """A row with the same unique key exists already (email, device id, ...)."""
 
 
 class Base(DeclarativeBase):
@@ -30,6 +57,40 @@ class Base(DeclarativeBase):
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def as_utc(dt: datetime) -> datetime:
+    """SQLite hands back naive datetimes: they are UTC."""
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+class AccountRow(Base):
+    """A person or group using the API."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    ttn_application_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class ApiKeyRow(Base):
+    """An API key: only its SHA-256 is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(8))
+    key_hash: Mapped[str] = mapped_column("hash", String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
 class DeviceRow(Base):
@@ -46,8 +107,11 @@ class DeviceRow(Base):
     kind: Mapped[str] = mapped_column(String(16), default="other")
     decoder: Mapped[str | None] = mapped_column(String(100), default=None)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
-    owner_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
-    visibility: Mapped[str] = mapped_column(String(16), default="private")
+    # ON DELETE CASCADE is done in code (delete_account) so stored readings are purged too.
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), default=None, index=True
+    )
+    visibility: Mapped[str] = mapped_column(String(16), default="private", index=True)
     licence: Mapped[str | None] = mapped_column(String(100), default=None)
     latitude: Mapped[float | None] = mapped_column(Float, default=None)
     longitude: Mapped[float | None] = mapped_column(Float, default=None)
@@ -55,6 +119,51 @@ class DeviceRow(Base):
     source: Mapped[str] = mapped_column(String(16), default="registered")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, onupdate=_now)
+
+    @property
+    def key(self) -> DeviceKey:
+        """The device's network key."""
+        return DeviceKey(self.application_id, self.device_id)
+
+
+class CodecRow(Base):
+    """A user-supplied JavaScript payload codec (``js:<id>`` as a device's decoder)."""
+
+    __tablename__ = "codecs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), default=None, index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(Text)
+    examples: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class ApplicationSecretRow(Base):
+    """The webhook secret (SHA-256) of one network application."""
+
+    __tablename__ = "application_secrets"
+
+    application_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column("secret", String(64))
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), default=None, index=True
+    )
+
+
+class AuditRow(Base):
+    """One change to the registry: who, what, when."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    account_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(200), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +192,30 @@ class DeviceInfo:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class KeyLookup:
+    """A live API key found by its hash, with what its account may do."""
+
+    key_id: int
+    account_id: int
+    key_hash: str
+    scopes: tuple[str, ...]
+    is_admin: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceFilter:
+    """Which devices a listing returns; ``viewer_id``/``viewer_admin`` hide others' private ones."""
+
+    kind: str | None = None
+    tag: str | None = None
+    visibility: str | None = None
+    owner_id: int | None = None
+    application_ids: tuple[str, ...] | None = None
+    viewer_id: int | None = None
+    viewer_admin: bool = True
+
+
 def make_engine(url: str) -> Engine:
     """An engine for a registry URL (``sqlite:///path`` or ``postgresql+psycopg://...``)."""
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
@@ -95,8 +228,12 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, **kwargs)
 
 
+def _device_where(key: DeviceKey) -> Any:
+    return (DeviceRow.application_id == key.application_id) & (DeviceRow.device_id == key.device_id)
+
+
 class Registry:
-    """Device registry operations; safe to share between threads."""
+    """Registry operations; safe to share between threads. Returned rows are detached."""
 
     def __init__(self, url: str, *, create: bool = True) -> None:
         self.url = url
@@ -104,7 +241,9 @@ class Registry:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._lock = threading.Lock()
         if create:
-            Base.metadata.create_all(self.engine)
+            from .migrations import upgrade
+
+            upgrade(self.engine)
 
     def close(self) -> None:
         """Dispose of the connection pool."""
@@ -114,14 +253,12 @@ class Registry:
         """A new ORM session."""
         return self.sessions()
 
+    # -- devices -------------------------------------------------------------------------------
+
     def get_row(self, key: DeviceKey) -> DeviceRow | None:
         """The device's registry row (detached), or None."""
         with self.session() as s:
-            return s.scalar(
-                select(DeviceRow).where(
-                    DeviceRow.application_id == key.application_id, DeviceRow.device_id == key.device_id
-                )
-            )
+            return s.scalar(select(DeviceRow).where(_device_where(key)))
 
     def get_device(self, key: DeviceKey) -> DeviceInfo | None:
         """The device, or None."""
@@ -167,11 +304,7 @@ class Registry:
     ) -> DeviceInfo:
         """Create or replace a device's registration (used by the demo and importers)."""
         with self.session() as s:
-            row = s.scalar(
-                select(DeviceRow).where(
-                    DeviceRow.application_id == key.application_id, DeviceRow.device_id == key.device_id
-                )
-            )
+            row = s.scalar(select(DeviceRow).where(_device_where(key)))
             if row is None:
                 row = DeviceRow(application_id=key.application_id, device_id=key.device_id, tags=[])
                 s.add(row)
@@ -187,12 +320,270 @@ class Registry:
             s.commit()
             return DeviceInfo.from_row(row)
 
+    def create_device(self, key: DeviceKey, **fields: Any) -> DeviceRow:
+        """Register a new device; ConflictError if the id is taken (auto-registered ones: claim)."""
+        with self.session() as s:
+            row = DeviceRow(application_id=key.application_id, device_id=key.device_id)
+            row.meta, row.tags = {}, []
+            for name, value in fields.items():
+                setattr(row, name, value)
+            s.add(row)
+            try:
+                s.commit()
+            except IntegrityError:
+                s.rollback()
+                raise ConflictError(f"device {key.uid!r} exists already") from None
+            return row
+
+    def update_device(self, key: DeviceKey, changes: Mapping[str, Any]) -> DeviceRow | None:
+        """Apply column changes to a device; None when it does not exist."""
+        with self.session() as s:
+            row = s.scalar(select(DeviceRow).where(_device_where(key)))
+            if row is None:
+                return None
+            for name, value in changes.items():
+                setattr(row, name, value)
+            s.commit()
+            return row
+
+    def delete_device(self, key: DeviceKey) -> bool:
+        """Remove a device's registration (its readings are the store's business)."""
+        with self.session() as s:
+            n = s.execute(delete(DeviceRow).where(_device_where(key))).rowcount  # type: ignore[attr-defined]
+            s.commit()
+            return bool(n)
+
+    def _device_query(self, f: DeviceFilter) -> Any:
+        q = select(DeviceRow)
+        if f.kind:
+            q = q.where(DeviceRow.kind == f.kind)
+        if f.visibility:
+            q = q.where(DeviceRow.visibility == f.visibility)
+        if f.owner_id is not None:
+            q = q.where(DeviceRow.owner_id == f.owner_id)
+        if f.application_ids is not None:
+            q = q.where(DeviceRow.application_id.in_(f.application_ids))
+        if not f.viewer_admin:
+            visible = DeviceRow.visibility == "public"
+            if f.viewer_id is not None:
+                visible = or_(visible, DeviceRow.owner_id == f.viewer_id)
+            q = q.where(visible)
+        return q
+
+    def find_devices(
+        self, f: DeviceFilter, *, limit: int = 100, offset: int = 0
+    ) -> tuple[list[DeviceRow], int]:
+        """A page of devices matching a filter, ordered by id, and the total count."""
+        q = self._device_query(f).order_by(DeviceRow.application_id, DeviceRow.device_id)
+        with self.session() as s:
+            if f.tag is None:
+                total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
+                return list(s.scalars(q.limit(limit).offset(offset))), int(total)
+            # Tags are a JSON list: filter portably in Python.
+            rows = [r for r in s.scalars(q) if f.tag in (r.tags or [])]
+            return rows[offset : offset + limit], len(rows)
+
     def list_devices(
         self, *, kind: str | None = None, limit: int = 100, offset: int = 0
     ) -> Sequence[DeviceRow]:
         """Devices ordered by application and device id."""
+        return self.find_devices(DeviceFilter(kind=kind), limit=limit, offset=offset)[0]
+
+    # -- accounts ------------------------------------------------------------------------------
+
+    def create_account(
+        self, name: str, email: str, *, is_admin: bool = False, ttn_application_ids: Iterable[str] = ()
+    ) -> AccountRow:
+        """A new account; ConflictError when the email is taken."""
         with self.session() as s:
-            q = select(DeviceRow).order_by(DeviceRow.application_id, DeviceRow.device_id)
-            if kind:
-                q = q.where(DeviceRow.kind == kind)
+            row = AccountRow(
+                name=name,
+                email=email.lower(),
+                is_admin=is_admin,
+                ttn_application_ids=list(ttn_application_ids),
+            )
+            s.add(row)
+            try:
+                s.commit()
+            except IntegrityError:
+                s.rollback()
+                raise ConflictError("an account with this email exists already") from None
+            return row
+
+    def get_account(self, account_id: int) -> AccountRow | None:
+        """An account by id."""
+        with self.session() as s:
+            return s.get(AccountRow, account_id)
+
+    def list_accounts(self, *, limit: int = 100, offset: int = 0) -> list[AccountRow]:
+        """Accounts by id."""
+        with self.session() as s:
+            return list(s.scalars(select(AccountRow).order_by(AccountRow.id).limit(limit).offset(offset)))
+
+    def count_accounts(self) -> int:
+        """How many accounts exist."""
+        with self.session() as s:
+            return int(s.scalar(select(func.count()).select_from(AccountRow)) or 0)
+
+    def update_account(self, account_id: int, changes: Mapping[str, Any]) -> AccountRow | None:
+        """Apply column changes to an account; None when it does not exist."""
+        with self.session() as s:
+            row = s.get(AccountRow, account_id)
+            if row is None:
+                return None
+            for name, value in changes.items():
+                setattr(row, name, value)
+            s.commit()
+            return row
+
+    def delete_account(self, account_id: int) -> list[DeviceKey]:
+        """Erase an account, its keys, devices, codecs and secrets; returns the erased devices."""
+        with self.session() as s:
+            keys = [
+                DeviceKey(a, d)
+                for a, d in s.execute(
+                    select(DeviceRow.application_id, DeviceRow.device_id).where(
+                        DeviceRow.owner_id == account_id
+                    )
+                )
+            ]
+            s.execute(delete(DeviceRow).where(DeviceRow.owner_id == account_id))
+            s.execute(delete(ApiKeyRow).where(ApiKeyRow.account_id == account_id))
+            s.execute(delete(CodecRow).where(CodecRow.owner_id == account_id))
+            s.execute(delete(ApplicationSecretRow).where(ApplicationSecretRow.owner_id == account_id))
+            s.execute(delete(AccountRow).where(AccountRow.id == account_id))
+            s.commit()
+            return keys
+
+    # -- API keys ------------------------------------------------------------------------------
+
+    def create_key(
+        self, account_id: int, *, name: str, key_hash: str, prefix: str, scopes: Sequence[str]
+    ) -> ApiKeyRow:
+        """Store a new key's hash."""
+        with self.session() as s:
+            row = ApiKeyRow(
+                account_id=account_id, name=name, key_hash=key_hash, prefix=prefix[:8], scopes=list(scopes)
+            )
+            s.add(row)
+            s.commit()
+            return row
+
+    def list_keys(self, account_id: int | None = None) -> list[ApiKeyRow]:
+        """Keys of one account (or all), by id, revoked ones included."""
+        with self.session() as s:
+            q = select(ApiKeyRow).order_by(ApiKeyRow.id)
+            if account_id is not None:
+                q = q.where(ApiKeyRow.account_id == account_id)
+            return list(s.scalars(q))
+
+    def get_key(self, key_id: int) -> ApiKeyRow | None:
+        """A key row by id."""
+        with self.session() as s:
+            return s.get(ApiKeyRow, key_id)
+
+    def revoke_key(self, key_id: int) -> ApiKeyRow | None:
+        """Mark a key revoked (idempotent); None when it does not exist."""
+        with self.session() as s:
+            row = s.get(ApiKeyRow, key_id)
+            if row is None:
+                return None
+            if row.revoked_at is None:
+                row.revoked_at = _now()
+                s.commit()
+            return row
+
+    def find_key(self, key_hash: str) -> KeyLookup | None:
+        """The live key with this hash, touching its ``last_used_at`` at most once a minute."""
+        with self.session() as s:
+            found = s.execute(
+                select(ApiKeyRow, AccountRow.is_admin)
+                .join(AccountRow, AccountRow.id == ApiKeyRow.account_id)
+                .where(ApiKeyRow.key_hash == key_hash, ApiKeyRow.revoked_at.is_(None))
+            ).first()
+            if found is None:
+                return None
+            row, is_admin = found
+            now = _now()
+            if row.last_used_at is None or as_utc(row.last_used_at) < now - KEY_TOUCH_INTERVAL:
+                s.execute(update(ApiKeyRow).where(ApiKeyRow.id == row.id).values(last_used_at=now))
+                s.commit()
+            return KeyLookup(row.id, row.account_id, row.key_hash, tuple(row.scopes or ()), bool(is_admin))
+
+    # -- codecs and webhook secrets --------------------------------------------------------------
+
+    def create_codec(
+        self, owner_id: int | None, name: str, source: str, examples: Sequence[Any] = ()
+    ) -> CodecRow:
+        """Store a JavaScript codec."""
+        with self.session() as s:
+            row = CodecRow(owner_id=owner_id, name=name, source=source, examples=list(examples))
+            s.add(row)
+            s.commit()
+            return row
+
+    def get_codec(self, codec_id: int) -> CodecRow | None:
+        """A codec by id."""
+        with self.session() as s:
+            return s.get(CodecRow, codec_id)
+
+    def set_application_secret(self, application_id: str, secret_hash: str, owner_id: int | None) -> None:
+        """Create or replace an application's webhook secret hash."""
+        with self.session() as s:
+            row = s.get(ApplicationSecretRow, application_id)
+            if row is None:
+                s.add(
+                    ApplicationSecretRow(
+                        application_id=application_id, secret_hash=secret_hash, owner_id=owner_id
+                    )
+                )
+            else:
+                row.secret_hash, row.owner_id = secret_hash, owner_id
+            s.commit()
+
+    def get_application_secret(self, application_id: str) -> ApplicationSecretRow | None:
+        """An application's webhook secret row."""
+        with self.session() as s:
+            return s.get(ApplicationSecretRow, application_id)
+
+    def application_for_secret(self, secret_hash: str) -> ApplicationSecretRow | None:
+        """The application whose webhook secret has this SHA-256 (hex), or None."""
+        with self.session() as s:
+            return s.scalar(
+                select(ApplicationSecretRow).where(ApplicationSecretRow.secret_hash == secret_hash)
+            )
+
+    def list_codecs(
+        self, owner_id: int | None = None, *, limit: int = 100, offset: int = 0
+    ) -> list[CodecRow]:
+        """Codecs by id; with ``owner_id``, that account's and the shared (unowned) ones."""
+        with self.session() as s:
+            q = select(CodecRow).order_by(CodecRow.id)
+            if owner_id is not None:
+                q = q.where(or_(CodecRow.owner_id == owner_id, CodecRow.owner_id.is_(None)))
+            return list(s.scalars(q.limit(limit).offset(offset)))
+
+    # -- audit log -------------------------------------------------------------------------------
+
+    def audit(
+        self, account_id: int | None, action: str, target: str, detail: Mapping[str, Any] | None = None
+    ) -> None:
+        """Record a registry change."""
+        with self.session() as s:
+            s.add(AuditRow(account_id=account_id, action=action, target=target, detail=dict(detail or {})))
+            s.commit()
+
+    def audit_entries(
+        self,
+        *,
+        account_id: int | None = None,
+        targets: Sequence[str] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[AuditRow]:
+        """Newest first; with ``account_id``, only its own actions and those on ``targets``."""
+        with self.session() as s:
+            q = select(AuditRow).order_by(AuditRow.id.desc())
+            if account_id is not None:
+                q = q.where(or_(AuditRow.account_id == account_id, AuditRow.target.in_(list(targets or ()))))
             return list(s.scalars(q.limit(limit).offset(offset)))

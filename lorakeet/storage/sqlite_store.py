@@ -82,6 +82,8 @@ CREATE TABLE IF NOT EXISTS rejected (
 );
 """
 
+_IN_CHUNK = 5000  # devices per latest_many statement (2 bound parameters each)
+
 _AGG_SQL: dict[Aggregate, str] = {
     "mean": "avg(value)",
     "min": "min(value)",
@@ -256,12 +258,21 @@ class SqliteStore:
             did = self._device_id(conn, device.application_id, device.device_id, create=False)
             if did is None:
                 return
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("DELETE FROM reading WHERE series IN (SELECT id FROM series WHERE device=?)", (did,))
-            conn.execute("DELETE FROM series WHERE device=?", (did,))
-            conn.execute("DELETE FROM uplink WHERE device=?", (did,))
-            conn.execute("DELETE FROM device WHERE id=?", (did,))
-            conn.execute("COMMIT")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.execute(
+                        "DELETE FROM reading WHERE series IN (SELECT id FROM series WHERE device=?)", (did,)
+                    )
+                    conn.execute("DELETE FROM series WHERE device=?", (did,))
+                    conn.execute("DELETE FROM uplink WHERE device=?", (did,))
+                    conn.execute("DELETE FROM device WHERE id=?", (did,))
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite delete failed: {exc}") from exc
             self._devices.pop((device.application_id, device.device_id), None)
             self._series = {k: v for k, v in self._series.items() if k[0] != did}
 
@@ -291,6 +302,24 @@ class SqliteStore:
         )
         return [LatestValue(k, t, _value(v, txt, ty)) for k, ty, t, v, txt in rows]
 
+    def latest_many(self, devices: Sequence[DeviceKey]) -> dict[DeviceKey, list[LatestValue]]:
+        """Latest values of many devices in one query (``series`` holds them)."""
+        wanted = list(dict.fromkeys(devices))
+        out: dict[DeviceKey, list[LatestValue]] = {}
+        conn = self._conn()
+        for i in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[i : i + _IN_CHUNK]
+            rows = conn.execute(
+                "SELECT d.application_id, d.device_id, s.key, s.type, s.last_time, s.last_value, s.last_text "
+                "FROM device d JOIN series s ON s.device = d.id "
+                f"WHERE (d.application_id, d.device_id) IN (VALUES {','.join(['(?,?)'] * len(chunk))}) "
+                "AND s.last_time > 0 ORDER BY d.application_id, d.device_id, s.key",
+                [part for k in chunk for part in (k.application_id, k.device_id)],
+            ).fetchall()
+            for app, dev, k, ty, t, v, txt in rows:
+                out.setdefault(DeviceKey(app, dev), []).append(LatestValue(k, t, _value(v, txt, ty)))
+        return out
+
     def points(
         self,
         device: DeviceKey,
@@ -308,17 +337,13 @@ class SqliteStore:
             return []
         by_id = {sid: (key, type_) for sid, key, type_ in series}
         marks = ",".join("?" * len(by_id))
-        rows = (
-            self._conn()
-            .execute(
-                f"SELECT series, time, value, text FROM reading WHERE series IN ({marks}) "
-                "AND time>=? AND time<? ORDER BY time, series",
-                (*by_id, start_ns, end_ns),
-            )
-            .fetchall()
+        rows = self._conn().execute(
+            f"SELECT series, time, value, text FROM reading WHERE series IN ({marks}) "
+            "AND time>=? AND time<? ORDER BY time, series",
+            (*by_id, start_ns, end_ns),
         )
         out: list[Point] = []
-        for sid, t, v, txt in rows:
+        for sid, t, v, txt in rows:  # streamed: stops reading once ``limit`` times are complete
             if not out or out[-1].time_ns != t:
                 if len(out) == limit:
                     break
@@ -340,7 +365,7 @@ class SqliteStore:
         did = self._lookup(device)
         if did is None:
             return []
-        series = self._series_of(did, keys)
+        series = [row for row in self._series_of(did, keys) if row[2] == "float"]
         if not series:
             return []
         by_id = {sid: key for sid, key, _ in series}
@@ -351,7 +376,7 @@ class SqliteStore:
             .execute(
                 f"SELECT series, time - (time % ?) AS w, {_AGG_SQL[agg]}{extra} FROM reading "
                 f"WHERE series IN ({marks}) AND time>=? AND time<? AND text IS NULL "
-                "GROUP BY series, w ORDER BY w",
+                "GROUP BY series, w",
                 (every_ns, *by_id, start_ns, end_ns),
             )
             .fetchall()
@@ -374,7 +399,7 @@ class SqliteStore:
             self._conn()
             .execute(
                 "SELECT time, f_cnt, f_port, payload, source, rssi, snr, sf, frequency, gateways, "
-                "decoder, decode_error FROM uplink WHERE device=? AND time>=? AND time<? "
+                "decoder, decode_error, network_decoded FROM uplink WHERE device=? AND time>=? AND time<? "
                 "ORDER BY time DESC LIMIT ?",
                 (did, start_ns, end_ns, limit),
             )
@@ -395,6 +420,7 @@ class SqliteStore:
                 gateways=tuple(g for g in r[9].split(",") if g),
                 decoder=r[10],
                 decode_error=r[11],
+                network_decoded=json.loads(r[12]) if r[12] is not None else None,
             )
             for r in rows
         ]

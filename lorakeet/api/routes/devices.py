@@ -1,30 +1,63 @@
-"""Device registry routes."""
+"""Device registry routes: register, list, get, change, delete (with readings), claim.
+
+Private devices are invisible (404) to everyone but their owner and admins; only they may
+change one. Auto-registered (unowned) devices are claimed by an admin or by an account that
+has proved the device's TTN application.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 
+from lorakeet.decoders import DECODERS
 from lorakeet.storage.records import DeviceKey
-from lorakeet.storage.registry import KINDS, DeviceRow
+from lorakeet.storage.registry import KINDS, ConflictError, DeviceFilter, DeviceRow, as_utc
 
-from ..deps import ServicesDep
-from ..schemas import DeviceList, DevicePublic
+from ..auth import ANONYMOUS, Viewer, ViewerDep, WriterDep, can_edit_device, can_view_device
+from ..deps import Services, ServicesDep
+from ..errors import problem_responses
+from ..schemas_registry import (
+    DeviceCreate,
+    DeviceList,
+    DevicePublic,
+    DeviceUpdate,
+    Kind,
+    Location,
+    Visibility,
+)
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
 
+NOT_NULL = ("kind", "visibility", "metadata", "tags")
 
-def device_public(row: DeviceRow) -> DevicePublic:
-    """Shape a registry row for the API."""
+
+def device_public(row: DeviceRow, viewer: Viewer | None = None) -> DevicePublic:
+    """Shape a registry row; private locations are coarsened to ~1 km unless the viewer may edit."""
+    location = None
+    if row.latitude is not None and row.longitude is not None:
+        lat, lon = row.latitude, row.longitude
+        if row.visibility != "public" and not can_edit_device(viewer or ANONYMOUS, row):
+            lat, lon = round(lat, 2), round(lon, 2)
+        location = Location(latitude=lat, longitude=lon)
     return DevicePublic(
         id=DeviceKey(row.application_id, row.device_id).uid,
         application_id=row.application_id,
         device_id=row.device_id,
+        dev_eui=row.dev_eui,
         name=row.name,
         kind=row.kind,
         decoder=row.decoder,
         visibility=row.visibility,
+        licence=row.licence,
+        location=location,
+        metadata=dict(row.meta or {}),
+        tags=list(row.tags or []),
+        owner_id=row.owner_id,
+        source=row.source,
+        created_at=as_utc(row.created_at) if row.created_at else None,
+        updated_at=as_utc(row.updated_at) if row.updated_at else None,
     )
 
 
@@ -36,25 +69,167 @@ def parse_device_id(device: str) -> DeviceKey:
         raise HTTPException(status_code=422, detail=str(exc)) from None
 
 
+def visible_device(services: Services, viewer: Viewer, device: str) -> DeviceRow:
+    """The device if the viewer may see it, else 404 (private devices do not leak)."""
+    key = parse_device_id(device)
+    row = services.registry.get_row(key)
+    if row is None or not can_view_device(viewer, row):
+        raise HTTPException(status_code=404, detail=f"no device {device!r}")
+    return row
+
+
+def editable_device(services: Services, viewer: Viewer, device: str) -> DeviceRow:
+    """The device if the viewer may change it: 404 if unseen, 403 if only seen."""
+    row = visible_device(services, viewer, device)
+    if not can_edit_device(viewer, row):
+        raise HTTPException(status_code=403, detail="only the owner or an admin may change this device")
+    return row
+
+
+def check_decoder(services: Services, viewer: Viewer, decoder: str | None) -> None:
+    """A built-in decoder name or ``js:<codec id>`` of a codec the viewer may use; else 422."""
+    if decoder is None or decoder in DECODERS:
+        return
+    if decoder.startswith("js:") and decoder[3:].isdigit() and len(decoder) < 14:
+        codec = services.registry.get_codec(int(decoder[3:]))
+        if codec is not None and (
+            codec.owner_id is None or codec.owner_id == viewer.account_id or viewer.is_admin
+        ):
+            return
+        raise HTTPException(status_code=422, detail=f"no codec {decoder!r} you may use")
+    raise HTTPException(
+        status_code=422,
+        detail=f"unknown decoder {decoder!r}: use one of {', '.join(sorted(DECODERS))} or js:<id>",
+    )
+
+
+def _columns(fields: dict[str, Any]) -> dict[str, Any]:
+    out = dict(fields)
+    if "metadata" in out:
+        out["meta"] = out.pop("metadata")
+    if "location" in out:
+        loc = out.pop("location")
+        out["latitude"] = loc["latitude"] if loc else None
+        out["longitude"] = loc["longitude"] if loc else None
+    return out
+
+
 @router.get("", summary="List devices")
 def list_devices(
     services: ServicesDep,
-    kind: Annotated[str | None, Query(description=f"one of {', '.join(KINDS)}")] = None,
+    viewer: ViewerDep,
+    kind: Annotated[Kind | None, Query(description=f"one of {', '.join(KINDS)}")] = None,
+    tag: Annotated[str | None, Query(max_length=40, examples=["centre"])] = None,
+    visibility: Annotated[Visibility | None, Query()] = None,
+    owner: Annotated[
+        str | None, Query(pattern=r"^(me|[0-9]{1,9})$", description="'me' or an account id")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> DeviceList:
-    """Devices in the registry, ordered by id."""
-    if kind is not None and kind not in KINDS:
-        raise HTTPException(status_code=422, detail=f"kind must be one of {', '.join(KINDS)}")
-    rows = services.registry.list_devices(kind=kind, limit=limit, offset=offset)
-    return DeviceList(data=[device_public(r) for r in rows], count=len(rows))
+    """Devices you may see (public ones, yours, or all for admins), ordered by id."""
+    owner_id: int | None = None
+    if owner == "me":
+        if viewer.account_id is None:
+            raise HTTPException(
+                status_code=401, detail="owner=me needs an API key", headers={"WWW-Authenticate": "Bearer"}
+            )
+        owner_id = viewer.account_id
+    elif owner is not None:
+        owner_id = int(owner)
+    f = DeviceFilter(
+        kind=kind,
+        tag=tag,
+        visibility=visibility,
+        owner_id=owner_id,
+        viewer_id=viewer.account_id,
+        viewer_admin=viewer.is_admin,
+    )
+    rows, total = services.registry.find_devices(f, limit=limit, offset=offset)
+    return DeviceList(data=[device_public(r, viewer) for r in rows], count=len(rows), total=total)
 
 
-@router.get("/{device}", summary="Get a device")
-def get_device(services: ServicesDep, device: str) -> DevicePublic:
+@router.post("", status_code=201, summary="Register a device", responses=problem_responses(401, 403, 409))
+def create_device(services: ServicesDep, viewer: WriterDep, body: DeviceCreate) -> DevicePublic:
+    """Register a device you own; an auto-registered one must be claimed instead."""
+    check_decoder(services, viewer, body.decoder)
+    key = DeviceKey(body.application_id, body.device_id)
+    fields = _columns(body.model_dump(exclude={"application_id", "device_id"}))
+    try:
+        row = services.registry.create_device(key, owner_id=viewer.account_id, source="registered", **fields)
+    except ConflictError:
+        raise HTTPException(
+            status_code=409, detail=f"device {key.uid!r} exists already; unowned devices can be claimed"
+        ) from None
+    services.registry.audit(viewer.account_id, "device.create", f"device:{key.uid}")
+    return device_public(row, viewer)
+
+
+@router.get("/{device}", summary="Get a device", responses=problem_responses(404, 422))
+def get_device(services: ServicesDep, viewer: ViewerDep, device: str) -> DevicePublic:
     """One device by ``application_id.device_id``."""
+    return device_public(visible_device(services, viewer, device), viewer)
+
+
+@router.patch("/{device}", summary="Change a device", responses=problem_responses(401, 403, 404, 422))
+def update_device(services: ServicesDep, viewer: WriterDep, device: str, body: DeviceUpdate) -> DevicePublic:
+    """Change fields of a device you own (admins: any, and may assign ``owner_id``)."""
+    row = editable_device(services, viewer, device)
+    changes = body.model_dump(exclude_unset=True)
+    for name in NOT_NULL:
+        if name in changes and changes[name] is None:
+            raise HTTPException(status_code=422, detail=f"{name} cannot be null")
+    if "owner_id" in changes:
+        if not viewer.is_admin:
+            raise HTTPException(status_code=403, detail="only admins assign owners; use /claim")
+        if changes["owner_id"] is not None and services.registry.get_account(changes["owner_id"]) is None:
+            raise HTTPException(status_code=422, detail=f"no account {changes['owner_id']}")
+    if "decoder" in changes:
+        check_decoder(services, viewer, changes["decoder"])
+    updated = services.registry.update_device(row.key, _columns(changes))
+    if updated is None:
+        raise HTTPException(status_code=404, detail=f"no device {device!r}")
+    services.registry.audit(
+        viewer.account_id, "device.update", f"device:{row.key.uid}", {"fields": sorted(changes)}
+    )
+    return device_public(updated, viewer)
+
+
+@router.delete(
+    "/{device}",
+    status_code=204,
+    summary="Delete a device and its readings",
+    responses=problem_responses(401, 403, 404),
+)
+def delete_device(services: ServicesDep, viewer: WriterDep, device: str) -> Response:
+    """Remove the device from the registry and purge its stored readings and uplinks."""
+    row = editable_device(services, viewer, device)
+    services.store.delete_device(row.key)
+    services.registry.delete_device(row.key)
+    services.registry.audit(viewer.account_id, "device.delete", f"device:{row.key.uid}")
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{device}/claim", summary="Claim an unowned device", responses=problem_responses(401, 403, 404, 409)
+)
+def claim_device(services: ServicesDep, viewer: WriterDep, device: str) -> DevicePublic:
+    """Become the owner of an unowned device of a TTN application your account has proved."""
     key = parse_device_id(device)
     row = services.registry.get_row(key)
-    if row is None:
+    account = services.registry.get_account(viewer.account_id) if viewer.account_id else None
+    proved = account is not None and key.application_id in (account.ttn_application_ids or [])
+    if row is None or not (viewer.is_admin or proved or can_view_device(viewer, row)):
         raise HTTPException(status_code=404, detail=f"no device {device!r}")
-    return device_public(row)
+    if row.owner_id is not None:
+        if row.owner_id == viewer.account_id:
+            return device_public(row, viewer)
+        raise HTTPException(status_code=409, detail="the device has an owner already")
+    if not (viewer.is_admin or proved):
+        raise HTTPException(
+            status_code=403, detail=f"your account has not proved TTN application {key.application_id!r}"
+        )
+    updated = services.registry.update_device(key, {"owner_id": viewer.account_id, "source": "registered"})
+    assert updated is not None
+    services.registry.audit(viewer.account_id, "device.claim", f"device:{key.uid}")
+    return device_public(updated, viewer)

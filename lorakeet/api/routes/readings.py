@@ -1,4 +1,9 @@
-"""Readings routes: latest values and time series."""
+"""Readings routes: a device's latest values and its time series (JSON or CSV).
+
+Every request is bounded: a raw range longer than ``MAX_RAW_DAYS`` needs ``every``; an
+aggregated range may span at most ``MAX_AGG_DAYS`` and ``MAX_POINTS`` windows; no answer
+holds more than ``MAX_POINTS`` points. The stores stop reading at ``limit``.
+"""
 
 from __future__ import annotations
 
@@ -7,44 +12,93 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import Response
 
 from lorakeet.decoders import split_key
+from lorakeet.storage.records import DeviceKey, LatestValue
 
+from ..auth import ViewerDep
+from ..csvout import points_csv
 from ..deps import ServicesDep
+from ..errors import problem_responses
 from ..schemas import LatestPublic, LatestValuePublic, PointPublic, ReadingsPublic
 from ..timeparse import parse_duration, parse_time
-from .devices import parse_device_id
+from .devices import visible_device
 
 router = APIRouter(prefix="/v1/devices", tags=["readings"])
 
 MAX_POINTS = 10_000
+MAX_RAW_DAYS = 31
+MAX_AGG_DAYS = 400
+DAY_NS = 86_400 * 1_000_000_000
 
 
-def _dt(ns: int) -> datetime:
+def dt(ns: int) -> datetime:
+    """An aware UTC datetime from ns since the epoch."""
     return datetime.fromtimestamp(ns / 1e9, UTC)
 
 
-def _unit(key: str) -> str:
-    return split_key(key)[0].unit
+def unit_of(key: str) -> str:
+    """The unit of a reading key ('' for unknown keys)."""
+    try:
+        return split_key(key)[0].unit
+    except KeyError:
+        return ""
 
 
-@router.get("/{device}/latest", summary="Latest values of a device")
-def latest(services: ServicesDep, device: str) -> LatestPublic:
+def latest_public(values: list[LatestValue]) -> list[LatestValuePublic]:
+    """Shape store values for the API."""
+    return [
+        LatestValuePublic(key=v.key, value=v.value, unit=unit_of(v.key), time=dt(v.time_ns)) for v in values
+    ]
+
+
+@router.get("/{device}/latest", summary="Latest values of a device", responses=problem_responses(404, 422))
+def latest(services: ServicesDep, viewer: ViewerDep, device: str) -> LatestPublic:
     """The most recent value of every quantity the device reported."""
-    key = parse_device_id(device)
-    values = services.store.latest(key)
-    return LatestPublic(
-        device=key.uid,
-        values=[
-            LatestValuePublic(key=v.key, value=v.value, unit=_unit(v.key), time=_dt(v.time_ns))
-            for v in values
-        ],
-    )
+    row = visible_device(services, viewer, device)
+    key = DeviceKey(row.application_id, row.device_id)
+    return LatestPublic(device=key.uid, values=latest_public(services.store.latest(key)))
 
 
-@router.get("/{device}/readings", summary="Readings of a device over a time range")
+def time_range(start: str, end: str) -> tuple[int, int]:
+    """[start, end) in ns from query text; 422 when unreadable or empty."""
+    now = time.time_ns()
+    try:
+        start_ns, end_ns = parse_time(start, now), parse_time(end, now)
+    except ValueError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
+    if end_ns <= start_ns:
+        raise HTTPException(status_code=422, detail="end must be after start")
+    return start_ns, end_ns
+
+
+def _keys(quantities: str | None) -> list[str] | None:
+    if not quantities:
+        return None
+    keys = list(dict.fromkeys(k.strip() for k in quantities.split(",") if k.strip()))
+    if len(keys) > 50:
+        raise HTTPException(status_code=422, detail="at most 50 quantities per request")
+    for k in keys:
+        try:
+            split_key(k)
+        except KeyError:
+            raise HTTPException(status_code=422, detail=f"unknown quantity {k!r}") from None
+    return keys
+
+
+@router.get(
+    "/{device}/readings",
+    response_model=ReadingsPublic,
+    summary="Readings of a device over a time range",
+    responses={
+        **problem_responses(404, 422),
+        200: {"content": {"application/json": {}, "text/csv": {}}},
+    },
+)
 def readings(
     services: ServicesDep,
+    viewer: ViewerDep,
     device: str,
     quantities: Annotated[
         str | None, Query(description="comma-separated keys, e.g. fill_pct,battery")
@@ -54,41 +108,55 @@ def readings(
     every: Annotated[str | None, Query(description="aggregate window, e.g. 1h")] = None,
     agg: Annotated[Literal["mean", "min", "max", "last", "count"], Query()] = "mean",
     limit: Annotated[int, Query(ge=1, le=MAX_POINTS)] = 1000,
-) -> ReadingsPublic:
-    """Raw points, or one aggregated point per window when ``every`` is given."""
-    key = parse_device_id(device)
-    now = time.time_ns()
+    format: Annotated[
+        Literal["json", "csv"], Query(description="json, or csv (one column per key)")
+    ] = "json",
+) -> ReadingsPublic | Response:
+    """Raw points (oldest first), or one aggregated point per ``every`` window (epoch-aligned;
+    empty windows are left out; only numeric quantities are aggregated)."""
+    start_ns, end_ns = time_range(start, end)
+    keys = _keys(quantities)
     try:
-        start_ns, end_ns = parse_time(start, now), parse_time(end, now)
         every_ns = parse_duration(every) if every else None
     except ValueError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
-    if end_ns <= start_ns:
-        raise HTTPException(status_code=422, detail="end must be after start")
-    keys = [k.strip() for k in quantities.split(",") if k.strip()] if quantities else None
-    for k in keys or []:
-        try:
-            split_key(k)
-        except KeyError:
-            raise HTTPException(status_code=422, detail=f"unknown quantity {k!r}") from None
+    span_days = (end_ns - start_ns) / DAY_NS
+    if every_ns is None and span_days > MAX_RAW_DAYS:
+        raise HTTPException(
+            status_code=422,
+            detail=f"a raw query may span at most {MAX_RAW_DAYS} days; add 'every' (e.g. every=1h) "
+            "to aggregate, or narrow the range",
+        )
     if every_ns is not None:
+        if span_days > MAX_AGG_DAYS:
+            raise HTTPException(status_code=422, detail=f"an aggregate may span at most {MAX_AGG_DAYS} days")
         if (end_ns - start_ns) // every_ns > MAX_POINTS:
             raise HTTPException(
                 status_code=422,
                 detail=f"range/every gives more than {MAX_POINTS} windows; widen 'every' or narrow the range",
             )
+    row = visible_device(services, viewer, device)
+    key = DeviceKey(row.application_id, row.device_id)
+    if every_ns is not None:
         agg_keys = keys if keys is not None else services.store.keys(key)
-        agg_keys = [k for k in agg_keys if split_key(k)[0].type == "float" or agg in ("count", "last")]
         points = services.store.aggregate(key, agg_keys, start_ns, end_ns, every_ns, agg)[:limit]
     else:
         points = services.store.points(key, keys, start_ns, end_ns, limit)
-    units = {k: _unit(k) for p in points for k in p.values}
+    present = list(dict.fromkeys(k for p in points for k in p.values))
+    columns = keys if keys is not None else sorted(present)
+    units = {k: unit_of(k) for k in columns}
+    if format == "csv":
+        return Response(
+            points_csv(points, columns, units),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{key.uid}.csv"'},
+        )
     return ReadingsPublic(
         device=key.uid,
-        start=_dt(start_ns),
-        end=_dt(end_ns),
+        start=dt(start_ns),
+        end=dt(end_ns),
         every=every,
         agg=agg if every else None,
-        units=units,
-        points=[PointPublic(time=_dt(p.time_ns), values=p.values) for p in points],
+        units={k: units[k] for k in present},
+        points=[PointPublic(time=dt(p.time_ns), values=p.values) for p in points],
     )

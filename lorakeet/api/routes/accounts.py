@@ -1,0 +1,140 @@
+"""Accounts: sign-up (returns the first key once) and admin management."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, Response
+
+from lorakeet.storage.registry import AccountRow, ApiKeyRow, ConflictError, as_utc
+
+from ..auth import AdminDep, ReaderDep, Viewer, ViewerDep, hash_key, new_key
+from ..deps import ServicesDep
+from ..errors import problem_responses
+from ..schemas_registry import (
+    AccountCreate,
+    AccountList,
+    AccountPublic,
+    AccountUpdate,
+    KeyPublic,
+    SignupResponse,
+)
+
+router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+
+AccountId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+SIGNUP_SCOPES = ("read", "write")
+
+
+def account_public(row: AccountRow) -> AccountPublic:
+    """Shape an account row."""
+    return AccountPublic(
+        id=row.id,
+        name=row.name,
+        email=row.email,
+        ttn_application_ids=list(row.ttn_application_ids or []),
+        is_admin=row.is_admin,
+        created_at=as_utc(row.created_at),
+    )
+
+
+def key_public(row: ApiKeyRow) -> KeyPublic:
+    """Shape a key row (never its hash)."""
+    return KeyPublic(
+        id=row.id,
+        account_id=row.account_id,
+        name=row.name,
+        prefix=row.prefix,
+        scopes=list(row.scopes or []),
+        created_at=as_utc(row.created_at),
+        last_used_at=as_utc(row.last_used_at) if row.last_used_at else None,
+        revoked_at=as_utc(row.revoked_at) if row.revoked_at else None,
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Sign up",
+    responses=problem_responses(403, 409),
+)
+def sign_up(services: ServicesDep, viewer: ViewerDep, body: AccountCreate) -> SignupResponse:
+    """Create an account and its first read/write key; the key is shown only in this response."""
+    if not services.settings.api.open_signup and not viewer.is_admin:
+        raise HTTPException(status_code=403, detail="sign-up is closed: ask an admin for an account")
+    try:
+        acc = services.registry.create_account(body.name, body.email)
+    except ConflictError as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None
+    key = new_key()
+    row = services.registry.create_key(
+        acc.id, name="default", key_hash=hash_key(key), prefix=key[:8], scopes=SIGNUP_SCOPES
+    )
+    services.registry.audit(viewer.account_id or acc.id, "account.create", f"account:{acc.id}")
+    return SignupResponse(account=account_public(acc), key=key, key_info=key_public(row))
+
+
+@router.get("", summary="List accounts (admin)", responses=problem_responses(401, 403))
+def list_accounts(
+    services: ServicesDep,
+    viewer: AdminDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+) -> AccountList:
+    """Every account, by id."""
+    rows = services.registry.list_accounts(limit=limit, offset=offset)
+    return AccountList(data=[account_public(r) for r in rows], count=len(rows))
+
+
+def _visible_account(services: ServicesDep, viewer: Viewer, account_id: int) -> AccountRow:
+    row = services.registry.get_account(account_id)
+    if row is None or not (viewer.is_admin or viewer.account_id == account_id):
+        raise HTTPException(status_code=404, detail=f"no account {account_id}")
+    return row
+
+
+@router.get("/{account_id}", summary="Get an account", responses=problem_responses(401, 404))
+def get_account(services: ServicesDep, viewer: ReaderDep, account_id: AccountId) -> AccountPublic:
+    """Your own account, or any account for admins."""
+    return account_public(_visible_account(services, viewer, account_id))
+
+
+@router.patch(
+    "/{account_id}", summary="Change an account (admin)", responses=problem_responses(401, 403, 404)
+)
+def update_account(
+    services: ServicesDep, viewer: AdminDep, account_id: AccountId, body: AccountUpdate
+) -> AccountPublic:
+    """Set the proved TTN applications, the name or the admin flag."""
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    row = services.registry.update_account(account_id, changes)
+    if row is None:
+        raise HTTPException(status_code=404, detail=f"no account {account_id}")
+    services.registry.audit(
+        viewer.account_id, "account.update", f"account:{account_id}", {"fields": sorted(changes)}
+    )
+    return account_public(row)
+
+
+@router.delete(
+    "/{account_id}",
+    status_code=204,
+    summary="Erase an account (admin)",
+    responses=problem_responses(401, 403, 404),
+)
+def delete_account(services: ServicesDep, viewer: AdminDep, account_id: AccountId) -> Response:
+    """Erase an account with its keys, devices and their stored readings."""
+    if services.registry.get_account(account_id) is None:
+        raise HTTPException(status_code=404, detail=f"no account {account_id}")
+    erase_account(services, account_id, by=viewer.account_id)
+    return Response(status_code=204)
+
+
+def erase_account(services: ServicesDep, account_id: int, *, by: int | None) -> None:
+    """Erase an account and purge its devices' readings from the store."""
+    devices = services.registry.delete_account(account_id)
+    for key in devices:
+        services.store.delete_device(key)
+    services.registry.audit(
+        by, "account.delete", f"account:{account_id}", {"devices": [k.uid for k in devices]}
+    )

@@ -1,0 +1,163 @@
+"""JavaScript codecs: upload (checked against their examples), list, get, try out.
+
+A device uses a codec by setting its decoder to ``js:<codec id>``. A codec is compiled in
+the QuickJS sandbox of :mod:`lorakeet.decoders.javascript` (100 ms, memory and output
+limits) and must pass every example it is uploaded with: an example gives ``fPort``,
+``bytes`` (hex) and either ``expected`` (the readings as ``{key: value}`` in our
+vocabulary, or the codec's own ``data`` object) or ``errors`` (substrings of the error
+the codec must report).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+
+from lorakeet.decoders import CodecError, DecodeError, DecodeResult, DeviceContext, Value
+from lorakeet.decoders.javascript import JsCodec, get_codec
+from lorakeet.storage.registry import CodecRow, as_utc
+
+from ..auth import ReaderDep, Viewer, WriterDep
+from ..deps import ServicesDep
+from ..errors import problem_responses
+from ..schemas import (
+    CodecCreate,
+    CodecExample,
+    CodecList,
+    CodecPublic,
+    CodecSummary,
+    CodecTestRequest,
+    CodecTestResult,
+    ReadingPublic,
+)
+from .readings import dt
+
+router = APIRouter(prefix="/v1/codecs", tags=["codecs"])
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def check_example(codec: JsCodec, i: int, ex: CodecExample) -> str | None:
+    """None when the codec passes the example, else what went wrong."""
+    payload = bytes.fromhex(ex.bytes)
+    where = f"example {i} (fPort {ex.f_port}, bytes {ex.bytes or '<empty>'})"
+    try:
+        result = codec(payload, ex.f_port, DeviceContext())
+    except DecodeError as exc:
+        if ex.errors is not None and all(e in str(exc) for e in ex.errors):
+            return None
+        return f"{where}: the codec failed: {exc}"
+    if ex.errors is not None:
+        return f"{where}: expected errors {ex.errors}, the codec decoded {result.as_dict()}"
+    expected: dict[str, Value] = ex.expected or {}
+    got = result.as_dict()
+    if _same(expected, got):
+        return None
+    try:
+        raw = codec.run(payload, ex.f_port, "1970-01-01T00:00:00Z").get("data")
+    except DecodeError:
+        raw = None
+    if _same(expected, raw):
+        return None
+    return f"{where}: expected {expected}, got readings {got} (codec data {raw})"
+
+
+def _visible(viewer: Viewer, row: CodecRow) -> bool:
+    return viewer.is_admin or row.owner_id is None or row.owner_id == viewer.account_id
+
+
+def _row(services: ServicesDep, viewer: Viewer, codec_id: int) -> CodecRow:
+    row = services.registry.get_codec(codec_id)
+    if row is None or not _visible(viewer, row):
+        raise HTTPException(status_code=404, detail=f"no codec {codec_id}")
+    return row
+
+
+def codec_public(row: CodecRow) -> CodecPublic:
+    """Shape a stored codec for the API."""
+    return CodecPublic(
+        id=row.id,
+        decoder=f"js:{row.id}",
+        name=row.name,
+        owner_id=row.owner_id,
+        source=row.source,
+        examples=list(row.examples or []),
+        created_at=as_utc(row.created_at),
+    )
+
+
+@router.post("", status_code=201, summary="Upload a codec", responses=problem_responses(401, 403, 422))
+def create_codec(services: ServicesDep, viewer: WriterDep, body: CodecCreate) -> CodecPublic:
+    """Compile the codec and run it on its examples; 422 naming the first failing one."""
+    for i, ex in enumerate(body.examples):
+        if (ex.expected is None) == (ex.errors is None):
+            raise HTTPException(status_code=422, detail=f"example {i}: give either 'expected' or 'errors'")
+    try:
+        codec = JsCodec(body.source, body.name)
+    except CodecError as exc:
+        raise HTTPException(status_code=422, detail=f"the codec does not compile: {exc}") from None
+    for i, ex in enumerate(body.examples):
+        problem = check_example(codec, i, ex)
+        if problem is not None:
+            raise HTTPException(status_code=422, detail=problem)
+    examples: list[Any] = [ex.model_dump(by_alias=True, exclude_none=True) for ex in body.examples]
+    row = services.registry.create_codec(viewer.account_id, body.name, body.source, examples)
+    services.registry.audit(viewer.account_id, "codec.create", f"codec:{row.id}", {"name": body.name})
+    return codec_public(row)
+
+
+@router.get("", summary="List codecs", responses=problem_responses(401))
+def list_codecs(services: ServicesDep, viewer: ReaderDep) -> CodecList:
+    """Your codecs and the shared ones (admins: all)."""
+    rows = services.registry.list_codecs(None if viewer.is_admin else viewer.account_id, limit=1000)
+    data = [
+        CodecSummary(
+            id=r.id, decoder=f"js:{r.id}", name=r.name, owner_id=r.owner_id, created_at=as_utc(r.created_at)
+        )
+        for r in rows
+    ]
+    return CodecList(data=data, count=len(data))
+
+
+@router.get("/{codec_id}", summary="Get a codec", responses=problem_responses(401, 404))
+def get_codec_route(services: ServicesDep, viewer: ReaderDep, codec_id: int) -> CodecPublic:
+    """One codec with its source and examples."""
+    return codec_public(_row(services, viewer, codec_id))
+
+
+def _result(result: DecodeResult) -> CodecTestResult:
+    return CodecTestResult(
+        ok=True,
+        readings=[
+            ReadingPublic(
+                key=r.key, value=r.value, unit=r.unit, time=dt(r.time_ns) if r.time_ns is not None else None
+            )
+            for r in result.readings
+        ],
+        warnings=list(result.warnings),
+    )
+
+
+@router.post("/{codec_id}/test", summary="Run a codec on a payload", responses=problem_responses(401, 404))
+def test_codec(
+    services: ServicesDep, viewer: ReaderDep, codec_id: int, body: CodecTestRequest
+) -> CodecTestResult:
+    """The readings the codec makes of ``bytes_hex`` on ``fPort``, or its errors."""
+    row = _row(services, viewer, codec_id)
+    try:
+        codec = get_codec(row.source, f"js:{row.id}")
+        return _result(codec(bytes.fromhex(body.bytes_hex), body.f_port, DeviceContext()))
+    except DecodeError as exc:
+        return CodecTestResult(ok=False, errors=[str(exc)])

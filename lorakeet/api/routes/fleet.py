@@ -1,0 +1,70 @@
+"""Fleet routes: the latest values of every device of a kind, in one store request."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, HTTPException, Query, Response
+
+from lorakeet.storage.records import DeviceKey
+from lorakeet.storage.registry import KINDS, DeviceFilter
+
+from ..auth import ViewerDep
+from ..deps import ServicesDep
+from ..errors import problem_responses
+from ..schemas import FleetLatestPublic
+from .readings import dt, unit_of
+
+router = APIRouter(prefix="/v1/readings", tags=["readings"])
+
+MAX_FLEET = 5000
+
+
+@router.get(
+    "/latest",
+    response_model=FleetLatestPublic,
+    summary="Latest values of a fleet",
+    responses=problem_responses(422),
+)
+def fleet_latest(
+    services: ServicesDep,
+    viewer: ViewerDep,
+    kind: Annotated[
+        str | None, Query(description=f"one of {', '.join(KINDS)}; all kinds when absent")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_FLEET)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    """Every registered device of ``kind`` the caller may see (public ones, own ones; all for
+    admins), each with its latest values; devices that never reported have none."""
+    if kind is not None and kind not in KINDS:
+        raise HTTPException(status_code=422, detail=f"kind must be one of {', '.join(KINDS)}")
+    f = DeviceFilter(kind=kind, viewer_id=viewer.account_id, viewer_admin=viewer.is_admin)
+    rows, total = services.registry.find_devices(f, limit=limit, offset=offset)
+    keys = [DeviceKey(r.application_id, r.device_id) for r in rows]
+    latest = services.store.latest_many(keys)
+    # Built as plain data and serialised once: a fleet page holds thousands of values, and
+    # per-value model validation would cost more than the store query (FleetLatestPublic
+    # documents the shape; the contract test pins it).
+    devices = [
+        {
+            "device": key.uid,
+            "name": r.name,
+            "kind": r.kind,
+            "latitude": r.latitude,
+            "longitude": r.longitude,
+            "values": [
+                {"key": v.key, "value": v.value, "unit": unit_of(v.key), "time": _iso(v.time_ns)}
+                for v in latest.get(key, ())
+            ],
+        }
+        for r, key in zip(rows, keys, strict=True)
+    ]
+    body = {"kind": kind, "count": len(devices), "total": total, "devices": devices}
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+def _iso(ns: int) -> str:
+    """RFC 3339 in UTC, microseconds, as the pydantic models render datetimes."""
+    return dt(ns).isoformat().replace("+00:00", "Z")

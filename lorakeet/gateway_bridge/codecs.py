@@ -1,0 +1,82 @@
+"""Decoder names to decoders, JavaScript codecs from the registry included.
+
+``js:<id>`` names a codec stored in the registry's ``codecs`` table; it is compiled once
+(:class:`lorakeet.decoders.javascript.JsCodec`) and cached by id and source, so an edited
+codec is recompiled on next use. Every other name goes to the built-in table.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from lorakeet.decoders import Decoder, UnknownDecoderError, get_decoder
+
+JS_PREFIX = "js:"
+
+
+class CodecSource(Protocol):
+    """Where codec sources come from (the registry)."""
+
+    def get_codec(self, codec_id: int) -> _CodecLike | None:
+        """A codec row by id, or None."""
+        ...
+
+
+class _CodecLike(Protocol):
+    @property
+    def source(self) -> str: ...
+
+
+def compile_js(source: str, name: str = "") -> Decoder:
+    """Compile a JavaScript codec; raises CodecError."""
+    from lorakeet.decoders.javascript import JsCodec
+
+    codec: Decoder = JsCodec(source, name)
+    return codec
+
+
+def js_codec_id(name: str) -> int | None:
+    """The codec id of ``js:<id>``, or None for any other name."""
+    if name.startswith(JS_PREFIX) and name[len(JS_PREFIX) :].isdigit():
+        return int(name[len(JS_PREFIX) :])
+    return None
+
+
+def make_resolver(
+    registry: CodecSource, *, ttl: float = 30.0, max_cached: int = 256
+) -> Callable[[str], Decoder]:
+    """A ``resolve(name) -> Decoder`` for :class:`~lorakeet.gateway_bridge.pipeline.Decoding`.
+
+    Raises UnknownDecoderError for an unknown name or codec id and CodecError when a
+    stored codec does not compile (the pipeline stores the uplink raw with that error).
+    """
+    cache: dict[int, tuple[float, str, Decoder]] = {}  # id -> (checked at, source, compiled)
+    lock = threading.Lock()
+
+    def resolve(name: str) -> Decoder:
+        codec_id = js_codec_id(name)
+        if codec_id is None:
+            return get_decoder(name)
+        now = time.monotonic()
+        with lock:
+            hit = cache.get(codec_id)
+        if hit is not None and now - hit[0] < ttl:
+            return hit[2]
+        row = registry.get_codec(codec_id)
+        if row is None:
+            raise UnknownDecoderError(name)
+        source = row.source
+        if hit is not None and hit[1] == source:
+            decoder = hit[2]
+        else:
+            decoder = compile_js(source, name)  # CodecError propagates: stored raw with that error
+        with lock:
+            if codec_id not in cache and len(cache) >= max_cached:
+                cache.pop(next(iter(cache)))
+            cache[codec_id] = (now, source, decoder)
+        return decoder
+
+    return resolve

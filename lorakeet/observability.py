@@ -1,0 +1,88 @@
+"""Logging set-up (plain or JSON lines) and Prometheus metrics for the pipeline."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from lorakeet.gateway_bridge.pipeline import PipelineStats
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message (and exception text)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Render a record as JSON."""
+        out = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False)
+
+
+def configure_logging(level: str = "INFO", json_lines: bool = False) -> None:
+    """Configure the root logger once per entry point."""
+    handler = logging.StreamHandler()
+    if json_lines:
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+class PipelineCollector(Collector):
+    """Exports a pipeline's counters (read at scrape time, so nothing is done per uplink)."""
+
+    def __init__(self, stats: Callable[[], PipelineStats], source: str) -> None:
+        self.stats = stats
+        self.source = source
+
+    def collect(self) -> Iterator[Metric]:
+        """Metrics for one scrape."""
+        s = self.stats()
+        counters = {
+            "received": ("lorakeet_uplinks_received", "Messages handed to the pipeline"),
+            "stored": ("lorakeet_uplinks_stored", "Uplinks durably stored"),
+            "decode_failed": ("lorakeet_uplinks_decode_failed", "Uplinks stored raw with a decode error"),
+            "rejected": ("lorakeet_messages_rejected", "Messages that were not parseable, kept raw"),
+            "dedup_hits": ("lorakeet_dedup_hits", "Duplicate uplinks skipped"),
+            "other_events": ("lorakeet_other_events", "Non-uplink events skipped"),
+            "write_failures": ("lorakeet_store_write_failures", "Failed store writes (retried)"),
+        }
+        for attr, (name, doc) in counters.items():
+            c = CounterMetricFamily(name, doc, labels=["source"])
+            c.add_metric([self.source], float(getattr(s, attr)))
+            yield c
+        by_decoder = CounterMetricFamily(
+            "lorakeet_uplinks_decoded", "Stored uplinks by decoder", labels=["source", "decoder"]
+        )
+        for decoder, n in sorted(s.by_decoder.items()):
+            by_decoder.add_metric([self.source, decoder], float(n))
+        yield by_decoder
+        decode = CounterMetricFamily(
+            "lorakeet_decode_seconds", "Time spent parsing and decoding", labels=["source"]
+        )
+        decode.add_metric([self.source], s.decode_ns / 1e9)
+        yield decode
+        write = CounterMetricFamily(
+            "lorakeet_store_write_seconds", "Time spent writing to the store", labels=["source"]
+        )
+        write.add_metric([self.source], s.write_ns / 1e9)
+        yield write
+        spool = GaugeMetricFamily(
+            "lorakeet_spool_depth", "Batches waiting in the on-disk spool", labels=["source"]
+        )
+        spool.add_metric([self.source], float(getattr(s, "spool_depth", 0)))
+        yield spool
