@@ -128,11 +128,14 @@ def demo(
     app_id = "lorakeet-demo"
     fleet = make_fleet(bins, boats, lights, interval_s=interval)
     for d in fleet:
+        loc = d.location
         b.registry.upsert_device(
             DeviceKey(app_id, d.device_id),
             kind=d.kind,
-            decoder="cayenne_lpp",
+            decoder=d.decoder,
             metadata=d.metadata,
+            latitude=loc[0] if loc else None,
+            longitude=loc[1] if loc else None,
             name=d.device_id.replace("-", " ").title(),
             visibility="public",
         )

@@ -1,8 +1,9 @@
 """Simulated fleets of bins, boats and street lights publishing TTN-format uplinks.
 
 Uplinks follow The Things Stack v3 JSON as it really arrives: zero values omitted,
-``frequency`` as a string, ``coding_rate`` under ``data_rate.lora``. Payloads use
-Cayenne LPP so they decode with no vendor set-up.
+``frequency`` as a string, ``coding_rate`` under ``data_rate.lora``. Payloads use the
+reference-device formats of :mod:`lorakeet.firmware_payloads` (decoders ``lorakeet_bin``,
+``lorakeet_tracker``, ``lorakeet_light``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,14 @@ from typing import Any, Literal
 
 import orjson
 
+from lorakeet.firmware_payloads.formats import (
+    BinStatus,
+    LightStatus,
+    TrackerStatus,
+    encode_bin,
+    encode_light_status,
+    encode_tracker,
+)
 from lorakeet.timefmt import format_rfc3339_ns
 
 Kind = Literal["bin", "boat", "streetlight"]
@@ -94,16 +103,11 @@ def ttn_uplink_body(
     return orjson.dumps(body)
 
 
-def _lpp(*items: tuple[int, int, bytes]) -> bytes:
-    return b"".join(bytes([ch, ty]) + data for ch, ty, data in items)
-
-
-def _u(v: float, n: int) -> bytes:
-    return round(v).to_bytes(n, "big", signed=False)
-
-
-def _s(v: float, n: int) -> bytes:
-    return round(v).to_bytes(n, "big", signed=True)
+DECODERS: dict[str, str] = {
+    "bin": "lorakeet_bin",
+    "boat": "lorakeet_tracker",
+    "streetlight": "lorakeet_light",
+}
 
 
 @dataclass
@@ -119,50 +123,77 @@ class SimDevice:
     next_at: float = 0.0
 
     @property
+    def decoder(self) -> str:
+        """The registry decoder for the device's payload format."""
+        return DECODERS[self.kind]
+
+    @property
     def metadata(self) -> dict[str, object]:
         """Registry metadata for the device."""
         if self.kind == "bin":
             return {"bin_depth_m": 1.2, "mount_offset_m": 0.05}
         return {}
 
-    def payload(self, now: float) -> bytes:
-        """The next Cayenne LPP payload, advancing the device's state."""
+    @property
+    def location(self) -> tuple[float, float] | None:
+        """A static location for bins and lights, scattered around the town centre."""
+        if self.kind == "boat":
+            return None
+        lat = self.state.setdefault("lat", TOWN[0] + self.rng.uniform(-0.01, 0.01))
+        lon = self.state.setdefault("lon", TOWN[1] + self.rng.uniform(-0.016, 0.016))
+        return lat, lon
+
+    def payload(self, now: float) -> tuple[int, bytes]:
+        """The next (f_port, payload) in the reference-device formats, advancing the state."""
         s, r = self.state, self.rng
         if self.kind == "bin":
+            # fills at a steady per-bin rate; emptied when full or, sometimes, on a round
             fill = s.setdefault("fill", r.uniform(0, 0.9))
             rate = s.setdefault("rate", r.uniform(0.002, 0.02))
-            fill += rate * r.uniform(0.5, 1.5)
-            if fill >= 1.0 or (fill > 0.8 and r.random() < 0.1):
-                fill = r.uniform(0.0, 0.05)  # emptied
+            fill += rate * r.uniform(0.95, 1.05)
+            if fill >= 1.0 or (fill > 0.85 and r.random() < 0.05):
+                fill = r.uniform(0.0, 0.05)
             s["fill"] = fill
-            distance = 0.05 + (1.15 * (1 - fill))
-            battery = 3.6 - 0.0001 * self.f_cnt
-            return _lpp(
-                (1, 130, _u(distance * 1000, 4)), (2, 116, _u(battery * 100, 2)), (3, 103, _s(12 * 10, 2))
+            distance_mm = round((0.05 + 1.15 * (1 - fill)) * 1000)
+            battery_mv = max(2800, 3600 - self.f_cnt // 10)
+            status = BinStatus(
+                distance_mm, battery_mv, round(r.uniform(8, 16) * 10), low_battery=battery_mv < 3000
             )
+            return 10, encode_bin(status)
         if self.kind == "boat":
-            angle = s.setdefault("angle", r.uniform(0, 2 * math.pi)) + r.uniform(0.01, 0.05)
+            step = r.uniform(0.01, 0.05)
+            angle = s.setdefault("angle", r.uniform(0, 2 * math.pi)) + step
             s["angle"] = angle
             radius = s.setdefault("radius", r.uniform(0.002, 0.01))
             lat = HARBOUR[0] + radius * math.sin(angle)
             lon = HARBOUR[1] + 1.6 * radius * math.cos(angle)
-            heading = (math.degrees(angle) + 90) % 360
-            gps = _s(lat * 10_000, 3) + _s(lon * 10_000, 3) + _s(0, 3)
-            return _lpp((1, 136, gps), (2, 132, _u(heading, 2)), (3, 116, _u(3.9 * 100, 2)))
-        # street light: on at night (simulated by a slow clock), some faulty
+            speed_kmh = radius * step * 111.0 * 3600 / max(self.interval_s, 1.0)
+            tracker = TrackerStatus(
+                round(lat * 1e7),
+                round(lon * 1e7),
+                min(round(speed_kmh * 10), 65535),
+                round(math.degrees(angle) + 90) % 360,
+                3900,
+                gps_fix=True,
+                in_motion=speed_kmh > 0.5,
+            )
+            return 20, encode_tracker(tracker)
+        # street light: on at night (a slow simulated clock), a few with a failed lamp
         on = math.sin(now / 600.0 + s.setdefault("phase", r.uniform(0, 6))) > 0
         faulty = s.setdefault("faulty", 1.0 if r.random() < 0.07 else 0.0) > 0
-        dim = s.setdefault("dim", float(r.choice([50, 70, 100])))
-        power = 0.0 if (not on or faulty) else 60.0 * dim / 100.0
-        energy = s.get("energy", r.uniform(10, 500)) + power * self.interval_s / 3_600_000
-        s["energy"] = energy
-        return _lpp(
-            (1, 142, bytes([1 if on else 0])),
-            (2, 120, _u(dim, 1)),
-            (3, 128, _u(power, 2)),
-            (4, 131, _u(energy * 1000, 4)),
-            (5, 142, bytes([1 if faulty and on else 0])),
+        dim = int(s.setdefault("dim", float(r.choice([50, 70, 100]))))
+        power_w = 0.0 if (not on or faulty) else 60.0 * dim / 100.0
+        energy_wh = s.get("energy", r.uniform(10_000, 500_000)) + power_w * self.interval_s / 3600
+        s["energy"] = energy_wh
+        light = LightStatus(
+            on,
+            dim,
+            round(power_w * 10),
+            round(energy_wh),
+            round(r.uniform(225, 235) * 10),
+            lamp_fault=faulty and on,
         )
+        return 30, encode_light_status(light)
 
 
 def make_fleet(
@@ -192,13 +223,14 @@ def fleet_uplinks(
     for d in fleet:
         d.f_cnt += 1
         rssi = -70 - d.rng.uniform(0, 50)
+        f_port, payload = d.payload(t / 1e9)
         yield (
             d.device_id,
             ttn_uplink_body(
                 application_id,
                 d.device_id,
-                d.payload(t / 1e9),
-                f_port=1,
+                payload,
+                f_port=f_port,
                 f_cnt=d.f_cnt,
                 received_at_ns=t,
                 rssi=round(rssi),
