@@ -136,6 +136,12 @@ def decode(payload: bytes, f_port: int, ctx: DeviceContext, /) -> DecodeResult:
     if obj is None:
         raise MissingNetworkPayloadError("the network sent no decoded_payload for this uplink")
     b = ReadingsBuilder()
+    readings_from_object(obj, b)
+    return b.result()
+
+
+def readings_from_object(obj: Mapping[str, object], b: ReadingsBuilder) -> None:
+    """Add the readings of a decoded object (TTS ``decoded_payload``, a JS codec's ``data``) to ``b``."""
     for name, raw in _flatten(obj):
         key = _place(name)
         if key is None:
@@ -149,4 +155,3 @@ def decode(payload: bytes, f_port: int, ctx: DeviceContext, /) -> DecodeResult:
             b.warn(f"{name}: cannot read {raw!r} as {quantity}")
             continue
         b.add(quantity, value, int(channel) if channel else None)
-    return b.result()

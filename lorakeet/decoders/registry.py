@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import cayenne, comtac, digital_matter, dingtek, dragino, milesight, netvox, network
+from . import (
+    cayenne,
+    cbor_payload,
+    comtac,
+    digital_matter,
+    dingtek,
+    dragino,
+    lorakeet_devices,
+    milesight,
+    netvox,
+    network,
+)
 from .errors import UnknownDecoderError
 from .types import Decoder
 
@@ -26,6 +37,11 @@ class DecoderInfo:
 _ENTRIES: tuple[DecoderInfo, ...] = (
     DecoderInfo("network", network.decode, "the network server's decoded_payload / object"),
     DecoderInfo("cayenne_lpp", cayenne.decode, "Cayenne LPP, extended type table"),
+    # Self-describing CBOR (cbor_payload.py) and Lorakeet's reference devices (lorakeet_devices.py)
+    DecoderInfo("cbor", cbor_payload.decode, "self-describing CBOR: quantity -> value, {v, u}, samples"),
+    DecoderInfo("lorakeet_bin", lorakeet_devices.decode_bin, "Lorakeet reference bin sensor", "bin"),
+    DecoderInfo("lorakeet_tracker", lorakeet_devices.decode_tracker, "Lorakeet boat tracker", "tracker"),
+    DecoderInfo("lorakeet_light", lorakeet_devices.decode_light, "Lorakeet street light", "light"),
     # Dragino (dragino.py): distance sensors, GPS tracker, I/O controller
     DecoderInfo("dragino_ldds75", dragino.decode_ldds75, "Dragino LDDS75 ultrasonic distance", "bin"),
     DecoderInfo("dragino_ldds20", dragino.decode_ldds20, "Dragino LDDS20 ultrasonic liquid level", "bin"),
