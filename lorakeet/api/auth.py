@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -99,12 +99,12 @@ def get_viewer(request: Request, services: ServicesDep) -> Viewer:
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 
 
-def require(scope: str) -> Callable[[Viewer], Viewer]:
+def require(scope: str) -> Callable[[Viewer], Awaitable[Viewer]]:
     """A dependency: the caller, who must hold ``scope`` (401 anonymous, 403 without it)."""
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}")
 
-    def dependency(viewer: ViewerDep) -> Viewer:
+    async def dependency(viewer: ViewerDep) -> Viewer:
         if viewer.anonymous:
             raise _unauthorized("this route needs an API key")
         if scope not in viewer.scopes:

@@ -24,8 +24,8 @@ class Services:
     ingest_timeout_s: float = 8.0  # a webhook waits this long for durability, then 503
 
 
-def get_services(request: Request) -> Services:
-    """The app's services."""
+async def get_services(request: Request) -> Services:
+    """The app's services (async: no I/O, so no thread-pool hop per request)."""
     services: Services = request.app.state.services
     return services
 

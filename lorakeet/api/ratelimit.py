@@ -55,7 +55,7 @@ def caller(request: Request, key_id: int | None) -> str:
     return f"ip:{host}"
 
 
-def rate_limit(request: Request, viewer: ViewerDep) -> None:
+async def rate_limit(request: Request, viewer: ViewerDep) -> None:
     """App-wide dependency: 429 with Retry-After when the caller's bucket is empty."""
     buckets: TokenBuckets | None = getattr(request.app.state, "rate_limits", None)
     if buckets is None:
