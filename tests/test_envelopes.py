@@ -234,3 +234,15 @@ def test_fast_path_matches_models_on_mutations(name: str, path: tuple[str, ...],
     node[path[-1]] = value
     raw = json.dumps(doc).encode()
     assert _outcome(parse_tts, raw) == _outcome(parse_tts_validated, raw)
+
+
+@pytest.mark.parametrize(
+    "bad_id",
+    ["Dev-1", "dev.1", "dev 1", "dev,1", 'dev"1', "dev\\", "dev\n1", "-dev", "", "x" * 65],
+)
+def test_ids_outside_the_network_rules_are_rejected(bad_id: str) -> None:
+    # ids end up in uids (app.dev), line protocol tags and queries: only TTS-style ids pass
+    doc = json.loads(body("ttn_up_zero_fcnt.json"))
+    doc["end_device_ids"]["device_id"] = bad_id
+    with pytest.raises(EnvelopeError):
+        parse_tts(json.dumps(doc))

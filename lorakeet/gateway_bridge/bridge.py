@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 
+from lorakeet.alerts.engine import AlertEngine
 from lorakeet.settings import Settings
 from lorakeet.storage.factory import Store, open_store
+from lorakeet.storage.leader import LeaderLock, open_leader_lock
 from lorakeet.storage.registry import DeviceInfo, Registry
+from lorakeet.storage.spool import Spool
 
+from .backfill import GapFiller
 from .devices import DeviceDirectory
 from .mqtt_source import MqttSource
 from .pipeline import Decoding, Pipeline
@@ -29,6 +34,8 @@ def make_pipeline(settings: Settings, store: Store, registry: Registry) -> Pipel
         flush_interval=p.flush_interval_s,
         queue_size=p.queue_size,
         dedup_capacity=p.dedup_capacity,
+        spool=Spool(p.spool_path) if p.spool_path else None,
+        observers=[AlertEngine.from_settings(settings, registry, store)],
     )
 
 
@@ -62,17 +69,64 @@ class Bridge:
         self.pipeline: Pipeline | RemotePipeline = (
             make_pipeline(settings, self.store, self.registry) if in_process else RemotePipeline(settings)
         )
-        self.mqtt = MqttSource(settings.mqtt, self.pipeline.submit)
+        self.gaps = (
+            GapFiller(settings, self.store, self.pipeline.submit) if settings.backfill.enabled else None
+        )
+        self.mqtt = self._new_mqtt()
+        self.leader: LeaderLock | None = None
+        self.is_leader = threading.Event()
+        self._stopping = threading.Event()
+        self._elector: threading.Thread | None = None
+        if settings.leader.enabled:
+            name = settings.leader.name or f"lorakeet-bridge:{settings.mqtt.application}"
+            self.leader = open_leader_lock(settings.registry_url, name, settings.leader.lease_s)
+
+    def _new_mqtt(self) -> MqttSource:
+        hook = self.gaps.on_connected if self.gaps is not None else None
+        return MqttSource(self.settings.mqtt, self.pipeline.submit, on_connected=hook)
 
     def start(self) -> None:
-        """Start consuming and connect to the broker."""
+        """Start consuming and connect to the broker (once leader, when a lock is configured)."""
         self.pipeline.start()
-        self.mqtt.start()
+        if self.leader is None:
+            self.mqtt.start()
+            return
+        self._elector = threading.Thread(target=self._lead, name="lorakeet-leader", daemon=True)
+        self._elector.start()
+
+    def _lead(self) -> None:
+        """Stand by until the lock is ours, then consume; let go of MQTT if it is lost."""
+        assert self.leader is not None
+        cfg = self.settings.leader
+        used = False
+        while not self._stopping.is_set():
+            held = self.leader.acquire()
+            if held and not self.is_leader.is_set():
+                log.warning("leader lock taken by %s: connecting to MQTT", self.leader.holder)
+                if used:
+                    self.mqtt = self._new_mqtt()
+                self.mqtt.start()
+                used = True
+                self.is_leader.set()
+            elif not held and self.is_leader.is_set():
+                log.error("leader lock lost: disconnecting from MQTT and standing by")
+                self.mqtt.stop()
+                self.is_leader.clear()
+            self._stopping.wait(min(cfg.poll_s, cfg.lease_s / 3) if held else cfg.poll_s)
 
     def stop(self) -> None:
         """Disconnect, flush what is queued, close the store."""
-        self.mqtt.stop()
+        self._stopping.set()
+        if self._elector is not None:
+            self._elector.join(10)
+        if self.leader is None or self.is_leader.is_set():
+            self.mqtt.stop()
+        if self.gaps is not None:
+            self.gaps.join(30)
+            self.gaps.close()
         self.pipeline.stop()
+        if self.leader is not None:
+            self.leader.release()
         self.store.close()
         log.info(
             "bridge stopped: %d received, %d stored, %d duplicates skipped",

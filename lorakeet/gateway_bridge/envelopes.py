@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lorakeet.storage.records import Uplink
+from lorakeet.storage.records import ID_PATTERN, Uplink, is_valid_id
 from lorakeet.timefmt import parse_rfc3339_ns
 
 
@@ -43,11 +43,11 @@ class _Model(BaseModel):
 
 
 class _TtsAppIds(_Model):
-    application_id: str = Field(min_length=1, max_length=64)
+    application_id: str = Field(pattern=ID_PATTERN)
 
 
 class _TtsDeviceIds(_Model):
-    device_id: str = Field(min_length=1, max_length=64)
+    device_id: str = Field(pattern=ID_PATTERN)
     application_ids: _TtsAppIds
     dev_eui: str | None = None
 
@@ -173,7 +173,7 @@ def _tts_uplink(up: TtsApplicationUp, source: str) -> Uplink | OtherEvent:
 
 
 def _str_id(value: object) -> str:
-    if type(value) is not str or not 0 < len(value) <= 64:
+    if type(value) is not str or not is_valid_id(value):
         raise _NotFast
     return value
 
@@ -298,8 +298,8 @@ def parse_tts_validated(body: bytes | bytearray | str, source: str = "ttn") -> U
 
 
 class _CsDeviceInfo(_Model):
-    applicationId: str = Field(min_length=1, max_length=64)
-    devEui: str = Field(min_length=1, max_length=32)
+    applicationId: str = Field(pattern=ID_PATTERN)
+    devEui: str = Field(pattern=r"^[0-9A-Fa-f]{16}$")
     deviceName: str | None = None
 
 

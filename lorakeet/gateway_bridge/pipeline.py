@@ -2,9 +2,13 @@
 
 One consumer thread drains the :class:`BatchQueue` in batches (by size and by time).
 Nothing is acknowledged before its batch is durable in the store; when the store
-fails, the same batch is retried with backoff while the queue fills and pushes back on
-the producers. An undecodable payload is stored raw with its error; an unparseable
-message is kept in the store's rejected table. Nothing is dropped.
+fails, the batch goes to the on-disk :class:`~lorakeet.storage.spool.Spool` (fsync'd) and is
+then acknowledged; spooled batches are replayed in order, before newer batches, once the
+store answers again. Without a spool, or when the spool itself cannot be written (disk
+full: logged as critical), the same batch is retried with backoff, unacknowledged, while
+the queue fills and pushes back on the producers. An undecodable payload is stored raw
+with its error; an unparseable message is kept in the store's rejected table. A body over
+``MAX_BODY`` bytes is rejected (kept raw, truncated) without parsing. Nothing is dropped.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass, field
 from lorakeet.decoders import DecodeError, Decoder, DeviceContext, get_decoder
 from lorakeet.storage.protocols import ReadingWriter, StoreError
 from lorakeet.storage.records import RejectedMessage, StoredUplink, Uplink
+from lorakeet.storage.spool import Spool, SpoolError
 
 from .batch_queue import BatchQueue
 from .devices import DeviceDirectory
@@ -27,6 +32,11 @@ from .envelopes import EnvelopeError, OtherEvent, parse_chirpstack, parse_tts
 log = logging.getLogger(__name__)
 
 Done = Callable[[BaseException | None], None]
+
+MAX_BODY = 64 * 1024
+"""Largest message body parsed (TTS uplinks are a few KiB); larger ones are rejected."""
+SPOOL_WARN_STEP = 10_000
+"""A warning is logged each time the spool depth crosses another multiple of this."""
 
 
 @dataclass(slots=True)
@@ -52,6 +62,9 @@ class PipelineStats:
     other_events: int = 0
     dedup_hits: int = 0
     write_failures: int = 0
+    spooled: int = 0
+    replayed: int = 0
+    spool_depth: int = 0
     batches: int = 0
     decode_ns: int = 0
     write_ns: int = 0
@@ -126,8 +139,13 @@ class Pipeline:
         retry_initial: float = 0.2,
         retry_max: float = 10.0,
         observers: Sequence[Callable[[Sequence[StoredUplink]], None]] = (),
+        spool: Spool | None = None,
     ) -> None:
         self.writer = writer
+        self.spool = spool
+        self._replay_delay = retry_initial
+        self._next_replay = 0.0
+        self._spool_warned = 0
         self.observers = list(observers)
         self.decoding = decoding
         self.batch_size = batch_size
@@ -158,6 +176,12 @@ class Pipeline:
 
     def start(self) -> None:
         """Run the consumer in a background thread."""
+        if self.spool is not None:
+            try:
+                self.spool.open_if_present()
+            except SpoolError as exc:
+                log.critical("cannot open the spool: %s; store failures will block ingest instead", exc)
+            self.stats.spool_depth = self.spool.depth
         self._thread = threading.Thread(target=self.run, name="lorakeet-pipeline", daemon=True)
         self._thread.start()
 
@@ -167,6 +191,8 @@ class Pipeline:
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self.spool is not None:
+            self.spool.close()
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until every submitted message has been processed."""
@@ -185,7 +211,9 @@ class Pipeline:
             batch = self.queue.get_batch(self.batch_size, self.flush_interval, idle_timeout=0.5)
             if not batch:
                 if self.queue.closed:
+                    self._replay(final=True)
                     return
+                self._replay()
                 continue
             self.process(batch)
 
@@ -200,6 +228,24 @@ class Pipeline:
         seen: set[tuple[str, str, int, int]] = set()
         t0 = time.perf_counter_ns()
         for msg in batch:
+            if len(msg.body) > MAX_BODY:
+                log.warning(
+                    "rejected message on topic %r from %s: body of %d bytes is over %d",
+                    msg.topic,
+                    msg.source,
+                    len(msg.body),
+                    MAX_BODY,
+                )
+                rejected.append(
+                    RejectedMessage(
+                        msg.source,
+                        msg.topic,
+                        bytes(msg.body[:MAX_BODY]),
+                        f"body of {len(msg.body)} bytes is over the {MAX_BODY} byte limit (kept truncated)",
+                        msg.arrived_ns,
+                    )
+                )
+                continue
             try:
                 parsed = (
                     parse_tts(msg.body, msg.source)
@@ -232,19 +278,133 @@ class Pipeline:
             stored.append(s)
         t1 = time.perf_counter_ns()
         stats.decode_ns += t1 - t0
-        if not self._write(stored, rejected):
+        outcome = self._durable(stored, rejected)
+        if outcome is None:
             self._finish(batch, StoreError("store unavailable; message not stored"))
             return
         stats.write_ns += time.perf_counter_ns() - t1
         for k in seen:
             self.dedup.add(k)
+        stats.batches += 1
+        if outcome == "stored":
+            self._count_stored(stored, rejected)  # before the acks: the worker reports stats with them
+        self._finish(batch, None)
+        if outcome == "stored":
+            self._notify(stored)
+
+    def _count_stored(self, stored: list[StoredUplink], rejected: list[RejectedMessage]) -> None:
+        stats = self.stats
         stats.stored += len(stored)
         stats.rejected += len(rejected)
-        stats.batches += 1
         for s in stored:
             stats.by_decoder[s.decoder] = stats.by_decoder.get(s.decoder, 0) + 1
-        self._finish(batch, None)
-        self._notify(stored)
+
+    # -- the spool -----------------------------------------------------------------------
+
+    def _durable(self, stored: list[StoredUplink], rejected: list[RejectedMessage]) -> str | None:
+        """Make a batch durable: "stored", "spooled", or None (failed for good at shutdown).
+
+        Order is kept: while the spool holds batches, a new batch may go to the store only
+        once every older spooled batch has been replayed; otherwise it is spooled behind
+        them.
+        """
+        spool = self.spool
+        if spool is None:
+            return "stored" if self._write(stored, rejected) else None
+        while True:
+            if (spool.batches == 0 or self._replay()) and self._try_write(stored, rejected):
+                return "stored"
+            try:
+                spool.append(stored, rejected)
+            except SpoolError as exc:
+                log.critical(
+                    "store down AND spool unusable (%s): %d uplinks stay unacknowledged and are retried",
+                    exc,
+                    len(stored),
+                )
+                if self._stopping.is_set():
+                    return None
+                self._stopping.wait(self._replay_delay)
+                self._replay_delay = min(self._replay_delay * 2, self.retry_max)
+                continue
+            self.stats.spooled += len(stored) + len(rejected)
+            self._spool_changed()
+            return "spooled"
+
+    def _try_write(self, stored: list[StoredUplink], rejected: list[RejectedMessage]) -> bool:
+        try:
+            if stored:
+                self.writer.write(stored)
+            if rejected:
+                self.writer.write_rejected(rejected)
+        except StoreError as exc:
+            self.stats.write_failures += 1
+            log.warning("store write failed (%s); spooling %d uplinks", exc, len(stored))
+            self._next_replay = time.monotonic() + self._replay_delay
+            return False
+        return True
+
+    def _replay(self, *, final: bool = False) -> bool:
+        """Write spooled batches to the store, oldest first; True once the spool is empty.
+
+        This waits out the backoff since the last failure (the idle loop calls it often);
+        ``final`` (shutdown) tries at once and leaves what fails on disk.
+        """
+        spool = self.spool
+        if spool is None or spool.batches == 0:
+            return True
+        if not final and time.monotonic() < self._next_replay:
+            return False
+        while True:
+            try:
+                head = spool.peek()
+            except SpoolError as exc:
+                log.critical("cannot read the spool: %s", exc)
+                return False
+            if head is None:
+                self._replay_delay = self.retry_initial
+                self._spool_changed()
+                return True
+            bid, stored, rejected = head
+            try:
+                if stored:
+                    self.writer.write(stored)
+                if rejected:
+                    self.writer.write_rejected(rejected)
+            except StoreError as exc:
+                self.stats.write_failures += 1
+                self._next_replay = time.monotonic() + self._replay_delay
+                self._replay_delay = min(self._replay_delay * 2, self.retry_max)
+                level = logging.WARNING if not final else logging.ERROR
+                log.log(
+                    level,
+                    "store still failing (%s); %d messages stay in the spool%s",
+                    exc,
+                    spool.depth,
+                    " across the restart" if final else "",
+                )
+                return False
+            try:
+                spool.remove(bid)
+            except SpoolError as exc:  # replaying it again later is harmless (idempotent)
+                log.critical("cannot update the spool: %s", exc)
+                return False
+            self.stats.replayed += len(stored) + len(rejected)
+            self._count_stored(stored, rejected)
+            self._spool_changed()
+            self._notify(stored)
+            if spool.batches == 0:
+                log.warning("spool drained: the store is answering again")
+
+    def _spool_changed(self) -> None:
+        depth = self.spool.depth if self.spool is not None else 0
+        self.stats.spool_depth = depth
+        level = depth // SPOOL_WARN_STEP + 1  # 1 from the first spooled message, +1 per step
+        if depth and level > self._spool_warned:
+            log.warning("spool growing: %d messages wait for the store", depth)
+            self._spool_warned = level
+        elif depth == 0:
+            self._spool_warned = 0
 
     def _notify(self, stored: list[StoredUplink]) -> None:
         """Tell observers (alerts, live views) about uplinks that are now durable."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
@@ -9,6 +10,19 @@ from typing import Literal, NamedTuple
 from lorakeet.decoders import Reading, Value
 
 Source = Literal["ttn", "chirpstack", "backfill", "webhook", "simulator"]
+
+
+ID_PATTERN = r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"
+"""Application and device ids: The Things Stack's id rules, which ChirpStack's UUIDs and
+lower-cased DevEUIs also meet. No dots, spaces, commas, quotes, backslashes or control
+characters, so an id is safe in a ``application_id.device_id`` uid, in line protocol and
+in queries."""
+_ID = re.compile(ID_PATTERN)
+
+
+def is_valid_id(value: str) -> bool:
+    """True when ``value`` is a well-formed application or device id."""
+    return _ID.match(value) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +41,11 @@ class DeviceKey:
     def from_uid(cls, uid: str) -> DeviceKey:
         """Parse ``application_id.device_id``; raises ValueError."""
         app, sep, dev = uid.partition(".")
-        if not (sep and app and dev) or "." in dev:
-            raise ValueError(f"device id {uid!r} is not of the form application_id.device_id")
+        if not (sep and is_valid_id(app) and is_valid_id(dev)):
+            raise ValueError(
+                f"device id {uid!r} is not of the form application_id.device_id "
+                "(lower-case letters, digits, - and _)"
+            )
         return cls(app, dev)
 
 

@@ -1,0 +1,226 @@
+"""A durable on-disk spool for batches the store could not take.
+
+When the readings store fails, the pipeline appends the batch here (one SQLite
+transaction, ``synchronous=FULL``: fsync'd before the call returns) and only then
+acknowledges it. Spooled batches are replayed oldest first, before any newer batch, once
+the store answers again. A spool that cannot be written (disk full, unwritable path,
+another process holding it) raises :class:`SpoolError`; the caller must then keep the
+batch unacknowledged and retry, never drop it.
+
+Records are serialised with :mod:`marshal` (our own file; plain tuples of the NamedTuple
+fields, format version in every row). One process owns a spool at a time (an exclusive
+``flock`` on ``<path>.lock``): two bridges sharing a file could replay each other's
+batches into the wrong store.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import marshal
+import os
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from lorakeet.decoders import Reading
+
+from .records import RejectedMessage, StoredUplink, Uplink
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS batch (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    format INTEGER NOT NULL,
+    uplinks INTEGER NOT NULL,
+    rejected INTEGER NOT NULL,
+    body BLOB NOT NULL
+);
+"""
+
+
+class SpoolError(Exception):
+    """The spool could not durably take (or give back) a batch."""
+
+
+def _dump_uplink(s: StoredUplink) -> tuple[Any, ...]:
+    u = s.uplink
+    nd = dict(u.network_decoded) if u.network_decoded is not None else None
+    return (
+        tuple(u._replace(network_decoded=nd)),
+        s.kind,
+        s.decoder,
+        tuple(tuple(r) for r in s.readings),
+        s.warnings,
+        s.decode_error,
+    )
+
+
+def _load_uplink(t: tuple[Any, ...]) -> StoredUplink:
+    u, kind, decoder, readings, warnings, error = t
+    return StoredUplink(
+        Uplink(*u), kind, decoder, tuple(Reading(*r) for r in readings), tuple(warnings), error
+    )
+
+
+def encode(stored: Sequence[StoredUplink], rejected: Sequence[RejectedMessage]) -> bytes:
+    """One batch as bytes."""
+    rej = [(r.source, r.topic, r.body, r.error, r.received_at_ns) for r in rejected]
+    return marshal.dumps(([_dump_uplink(s) for s in stored], rej), 4)
+
+
+def decode(blob: bytes) -> tuple[list[StoredUplink], list[RejectedMessage]]:
+    """The inverse of :func:`encode`."""
+    ups, rej = marshal.loads(blob)  # noqa: S302 - our own file
+    return [_load_uplink(t) for t in ups], [RejectedMessage(*r) for r in rej]
+
+
+class Spool:
+    """A FIFO of batches in one SQLite file, opened on first use (or when it exists)."""
+
+    def __init__(self, path: str | Path, *, max_pages: int | None = None) -> None:
+        self.path = Path(path)
+        self.max_pages = max_pages  # tests: simulate a full disk (SQLITE_FULL)
+        self._db: sqlite3.Connection | None = None
+        self._lock_file: IO[bytes] | None = None
+        self._mutex = threading.Lock()
+        self._depth = 0  # uplinks + rejected messages waiting
+        self._batches = 0
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        """True when a spool file is on disk (possibly left by an earlier run)."""
+        return self.path.exists()
+
+    def _open(self) -> sqlite3.Connection:
+        if self._db is not None:
+            return self._db
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            lock = (self.path.parent / (self.path.name + ".lock")).open("ab")
+        except OSError as exc:
+            raise SpoolError(f"cannot create spool {self.path}: {exc}") from exc
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            lock.close()
+            raise SpoolError(f"spool {self.path} is in use by another process") from exc
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            if self.max_pages is not None:
+                db.execute(f"PRAGMA max_page_count={int(self.max_pages)}")
+            db.executescript(_SCHEMA)
+            row = db.execute("SELECT count(*), coalesce(sum(uplinks + rejected), 0) FROM batch").fetchone()
+        except sqlite3.Error as exc:
+            lock.close()
+            raise SpoolError(f"cannot open spool {self.path}: {exc}") from exc
+        self._batches, self._depth = int(row[0]), int(row[1])
+        self._db, self._lock_file = db, lock
+        try:
+            fsync_dir(self.path.parent)  # the new file's directory entry is durable too
+        except OSError:
+            pass
+        if self._batches:
+            log.warning(
+                "spool %s holds %d batches (%d messages) from an earlier run; replaying them first",
+                self.path,
+                self._batches,
+                self._depth,
+            )
+        return db
+
+    def open_if_present(self) -> None:
+        """Open a spool file left by an earlier run, so its batches are replayed."""
+        if self.exists():
+            with self._mutex:
+                self._open()
+
+    def close(self) -> None:
+        """Close the file and release the lock (batches stay on disk)."""
+        with self._mutex:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+            if self._lock_file is not None:
+                self._lock_file.close()
+                self._lock_file = None
+
+    # -- the queue -----------------------------------------------------------------------
+
+    @property
+    def depth(self) -> int:
+        """Messages (uplinks and rejected bodies) waiting to be replayed."""
+        return self._depth
+
+    @property
+    def batches(self) -> int:
+        """Batches waiting to be replayed."""
+        return self._batches
+
+    def append(self, stored: Sequence[StoredUplink], rejected: Sequence[RejectedMessage]) -> None:
+        """Durably add a batch at the end; raises SpoolError (nothing was added then)."""
+        blob = encode(stored, rejected)
+        with self._mutex:
+            db = self._open()
+            try:
+                db.execute(
+                    "INSERT INTO batch (format, uplinks, rejected, body) VALUES (?, ?, ?, ?)",
+                    (FORMAT, len(stored), len(rejected), blob),
+                )
+            except sqlite3.Error as exc:
+                raise SpoolError(f"spool {self.path} not writable: {exc}") from exc
+            self._batches += 1
+            self._depth += len(stored) + len(rejected)
+
+    def peek(self) -> tuple[int, list[StoredUplink], list[RejectedMessage]] | None:
+        """The oldest batch (id, uplinks, rejected), or None when empty."""
+        with self._mutex:
+            if self._db is None and not self.exists():
+                return None
+            db = self._open()
+            try:
+                row = db.execute("SELECT id, format, body FROM batch ORDER BY id LIMIT 1").fetchone()
+            except sqlite3.Error as exc:
+                raise SpoolError(f"cannot read spool {self.path}: {exc}") from exc
+        if row is None:
+            return None
+        bid, fmt, blob = row
+        if fmt != FORMAT:
+            raise SpoolError(f"spool batch {bid} has unknown format {fmt}")
+        stored, rejected = decode(blob)
+        return int(bid), stored, rejected
+
+    def remove(self, batch_id: int) -> None:
+        """Forget a batch once the store has it."""
+        with self._mutex:
+            db = self._open()
+            try:
+                row = db.execute("SELECT uplinks + rejected FROM batch WHERE id = ?", (batch_id,)).fetchone()
+                db.execute("DELETE FROM batch WHERE id = ?", (batch_id,))
+            except sqlite3.Error as exc:
+                raise SpoolError(f"cannot update spool {self.path}: {exc}") from exc
+            if row is not None:
+                self._batches -= 1
+                self._depth -= int(row[0])
+            if self._batches == 0:
+                try:
+                    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except sqlite3.Error:
+                    pass
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a directory so a newly created file's entry is durable too."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

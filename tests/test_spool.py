@@ -1,0 +1,151 @@
+"""The durable spool: store down -> spooled and acknowledged; replayed in order; disk full is loud."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from lorakeet.gateway_bridge.pipeline import MAX_BODY, Inbound
+from lorakeet.storage.records import RejectedMessage
+from lorakeet.storage.spool import Spool, decode, encode
+
+from .fakes import MemoryWriter
+from .test_pipeline import BIN, make_pipeline, msg
+
+
+def acked(m: Inbound, log: list[BaseException | None]) -> Inbound:
+    m.done = log.append
+    return m
+
+
+def test_records_round_trip(tmp_path: Path) -> None:
+    w = MemoryWriter()
+    p, _ = make_pipeline(w)
+    p.process([msg(1, decoded_payload={"a": [1, {"b": None}]})])
+    (s,) = w.stored
+    r = RejectedMessage("ttn", "t", b"\x00{", "bad", 5)
+    assert decode(encode([s], [r])) == ([s], [r])
+
+
+def test_store_down_batch_is_spooled_acked_then_replayed_in_order(tmp_path: Path) -> None:
+    w = MemoryWriter()
+    p, _ = make_pipeline(w)
+    p.spool = Spool(tmp_path / "spool.db")
+    acks: list[BaseException | None] = []
+    w.fail_next = 1
+    p.process([acked(msg(1), acks)])
+    assert acks == [None]  # durable in the spool: acknowledged
+    assert p.stats.spool_depth == 1 and p.stats.spooled == 1 and w.stored == []
+    # store still down for the replay attempt: the newer batch goes behind it
+    w.fail_next = 1
+    p._next_replay = 0
+    p.process([acked(msg(2), acks)])
+    assert p.stats.spool_depth == 2 and w.stored == []
+    # store back: the spool drains first, in order, then the new batch
+    p._next_replay = 0
+    p.process([acked(msg(3), acks)])
+    assert [s.uplink.f_cnt for s in w.stored] == [1, 2, 3]
+    assert p.stats.spool_depth == 0 and p.stats.replayed == 2 and p.stats.stored == 3
+    assert acks == [None, None, None]
+
+
+def test_spool_survives_a_restart(tmp_path: Path) -> None:
+    w = MemoryWriter()
+    p, _ = make_pipeline(w)
+    p.spool = Spool(tmp_path / "spool.db")
+    w.fail_next = 1
+    p.process([msg(1), msg(2)])
+    p.spool.close()
+    # a new process: the spool file is found at start and replayed
+    w2 = MemoryWriter()
+    p2, _ = make_pipeline(w2)
+    p2.spool = Spool(tmp_path / "spool.db")
+    p2.start()
+    try:
+        assert p2.stats.spool_depth == 2
+        p2.submit(msg(3))
+        assert p2.wait_idle(5)
+    finally:
+        p2.stop()
+    assert [s.uplink.f_cnt for s in w2.stored] == [1, 2, 3]
+
+
+def test_idle_pipeline_replays_once_the_store_is_back(tmp_path: Path) -> None:
+    w = MemoryWriter()
+    p, _ = make_pipeline(w)
+    p.spool = Spool(tmp_path / "spool.db")
+    w.fail_next = 1
+    p.start()
+    try:
+        p.submit(msg(1))
+        assert p.wait_idle(5)
+        import time
+
+        deadline = time.monotonic() + 5
+        while w.stored == [] and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        p.stop()
+    assert [s.uplink.f_cnt for s in w.stored] == [1]
+
+
+def test_full_spool_is_critical_and_the_batch_stays_unacknowledged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    w = MemoryWriter()
+    p, _ = make_pipeline(w)
+    p.spool = Spool(tmp_path / "spool.db", max_pages=3)  # a "full disk" (SQLITE_FULL)
+    big = bytes(200) * 40
+    w.fail_next = 3  # the first write, then one retry, fail
+    acks: list[BaseException | None] = []
+    with caplog.at_level(logging.WARNING):
+        p.process([acked(msg(i, payload=big), acks) for i in range(1, 40)])
+    assert any(r.levelno == logging.CRITICAL and "spool unusable" in r.message for r in caplog.records)
+    # it kept retrying (unacknowledged) until the store itself took the batch
+    assert len(w.stored) == 39 and acks == [None] * 39
+
+
+def test_unwritable_spool_path_is_critical(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    w = MemoryWriter()
+    p, _ = make_pipeline(w)
+    p.spool = Spool(blocker / "spool.db")  # a path under a regular file
+    w.fail_next = 1
+    with caplog.at_level(logging.WARNING):
+        p.process([msg(1)])
+    assert any(r.levelno == logging.CRITICAL for r in caplog.records)
+    assert len(w.stored) == 1
+
+
+def test_oversize_and_non_json_bodies_are_rejected_and_kept_raw(caplog: pytest.LogCaptureFixture) -> None:
+    w = MemoryWriter()
+    p, _ = make_pipeline(w)
+    big = b'{"end_device_ids": "' + b"x" * (MAX_BODY + 10) + b'"}'
+    with caplog.at_level(logging.WARNING):
+        p.process(
+            [
+                Inbound(big, "ttn", topic=f"v3/x/devices/{BIN.device_id}/up"),
+                Inbound(b"\xff\xfe not json", "ttn", topic="v3/x/devices/y/up"),
+                msg(1),
+            ]
+        )
+    assert len(w.stored) == 1
+    assert [r.topic for r in w.rejected] == [f"v3/x/devices/{BIN.device_id}/up", "v3/x/devices/y/up"]
+    assert "over the 65536 byte limit" in w.rejected[0].error and len(w.rejected[0].body) == MAX_BODY
+    assert w.rejected[1].body == b"\xff\xfe not json"
+    assert sum("rejected message" in r.message for r in caplog.records) == 2
+
+
+def test_second_process_cannot_share_a_spool(tmp_path: Path) -> None:
+    from lorakeet.storage.spool import SpoolError
+
+    a = Spool(tmp_path / "s.db")
+    a.append([], [RejectedMessage("ttn", "t", b"x", "e", 1)])
+    b = Spool(tmp_path / "s.db")
+    # flock is per open file description: a second open in this process conflicts too
+    with pytest.raises(SpoolError, match="in use"):
+        b.append([], [])
+    a.close()
