@@ -117,6 +117,30 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/v1/codecs"): KEYED,
     ("GET", "/v1/codecs/{codec_id}"): PRIVATE_WRITE,
     ("POST", "/v1/codecs/{codec_id}/test"): Case(OK, 404, OK, 401, body={"fPort": 1, "bytes_hex": "2a"}),
+    # crews' views (fleet lists show what the caller may see), downlinks, alerts, web page
+    ("GET", "/v1/bins"): ALL_OK,
+    ("GET", "/v1/bins/needs-collection"): ALL_OK,
+    ("GET", "/v1/bins/collection-list"): ALL_OK,
+    ("GET", "/v1/lights"): ALL_OK,
+    ("GET", "/v1/lights/faults"): ALL_OK,
+    ("GET", "/v1/boats"): ALL_OK,
+    ("GET", "/v1/boats/{device}/track"): PRIVATE_READ,
+    ("GET", "/v1/boats/{device}/geofence-events"): Case(409, 404, 409, 404),  # app.priv has no geofence
+    ("POST", "/v1/devices/{device}/downlinks"): Case(409, 404, 409, 401, body={"light": {"dim_level": 10}}),
+    ("GET", "/v1/devices/{device}/downlinks"): PRIVATE_WRITE,
+    ("POST", "/v1/alerts/rules"): Case(
+        OK, 404, OK, 401, body={"name": "r", "rule_type": "low_battery", "device": "app.priv"}
+    ),
+    ("GET", "/v1/alerts/rules"): KEYED,
+    ("GET", "/v1/alerts/events"): KEYED,
+    ("GET", "/v1/alerts/rules/{rule_id}"): Case(404, 404, 404, 401, params={"rule_id": "999"}),
+    ("PATCH", "/v1/alerts/rules/{rule_id}"): Case(404, 404, 404, 401, body={}, params={"rule_id": "999"}),
+    ("DELETE", "/v1/alerts/rules/{rule_id}"): Case(404, 404, 404, 401, params={"rule_id": "999"}),
+    ("GET", "/web/devices/{device}"): PRIVATE_READ,
+    ("GET", "/web/devices/{device}/readings.csv"): PRIVATE_READ,
+    ("GET", "/web/bins/collection.{ext}"): Case(OK, OK, OK, OK, params={"ext": "csv"}),
+    ("POST", "/web/key"): ALL_OK,
+    ("POST", "/web/logout"): ALL_OK,
 }
 
 

@@ -1,0 +1,16 @@
+"""The crews' web page (server-rendered HTML, SVG charts, committed CSS/JS; no CDN)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from .pages import router, static_app
+
+
+def install(app: FastAPI) -> None:
+    """Add the pages and their static files to ``app``."""
+    app.include_router(router)
+    app.mount("/web/static", static_app(), name="web-static")
+
+
+__all__ = ["install", "router"]

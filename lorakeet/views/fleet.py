@@ -1,0 +1,207 @@
+"""Reads the registry and a store to build the crews' views of a fleet (bins, lights, boats)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lorakeet.decoders import Value
+from lorakeet.storage.protocols import ReadingReader
+from lorakeet.storage.records import DeviceKey, LatestValue
+from lorakeet.storage.registry import DeviceFilter, DeviceRow, Registry
+
+from .activity import DEFAULT_SILENCE_FACTOR, is_silent, median_interval_ns
+from .bins import DEFAULT_THRESHOLD_PCT, BinState, FillSample, bin_state, threshold_of
+from .boats import Position, Ring, inside, polygon_from_metadata, position_of
+from .lights import LightState, light_state
+
+DAY_NS = 86_400 * 1_000_000_000
+BIN_LOOKBACK_NS = 14 * DAY_NS
+MAX_SAMPLES = 5000
+MAX_DEVICES = 5000
+INTERVAL_UPLINKS = 25
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSummary:
+    """Registry facts every view shows."""
+
+    uid: str
+    name: str | None
+    kind: str
+    visibility: str
+    latitude: float | None
+    longitude: float | None
+    last_seen_ns: int | None
+
+    @property
+    def label(self) -> str:
+        """The name, else the device id."""
+        return self.name or self.uid
+
+
+def summary(row: DeviceRow, latest: Sequence[LatestValue]) -> DeviceSummary:
+    """Registry facts of a row, with the time of its newest value."""
+    return DeviceSummary(
+        DeviceKey(row.application_id, row.device_id).uid,
+        row.name,
+        row.kind,
+        row.visibility,
+        row.latitude,
+        row.longitude,
+        max((v.time_ns for v in latest), default=None),
+    )
+
+
+def devices_of_kind(registry: Registry, kind: str, f: DeviceFilter) -> list[DeviceRow]:
+    """Rows of ``kind`` that filter ``f`` lets through (its visibility rules apply)."""
+    f2 = DeviceFilter(
+        kind=kind,
+        tag=f.tag,
+        visibility=f.visibility,
+        owner_id=f.owner_id,
+        application_ids=f.application_ids,
+        viewer_id=f.viewer_id,
+        viewer_admin=f.viewer_admin,
+    )
+    return registry.find_devices(f2, limit=MAX_DEVICES)[0]
+
+
+def values_of(latest: Sequence[LatestValue]) -> dict[str, Value]:
+    """Key → value of latest values."""
+    return {v.key: v.value for v in latest}
+
+
+# -- bins ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BinView:
+    """A bin with its fill assessment."""
+
+    device: DeviceSummary
+    state: BinState
+    battery: float | None
+
+
+def fill_samples(store: ReadingReader, key: DeviceKey, now_ns: int, lookback_ns: int) -> list[FillSample]:
+    """Fill readings of the last ``lookback_ns`` (the last day only, when that is too many)."""
+    pts = store.points(key, ["fill_pct"], now_ns - lookback_ns, now_ns + 1, MAX_SAMPLES)
+    if len(pts) >= MAX_SAMPLES:
+        pts = store.points(key, ["fill_pct"], now_ns - DAY_NS, now_ns + 1, MAX_SAMPLES)
+    out = []
+    for p in pts:
+        v = p.values.get("fill_pct")
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            out.append(FillSample(p.time_ns, float(v)))
+    return out
+
+
+def bin_views(
+    registry: Registry,
+    store: ReadingReader,
+    f: DeviceFilter,
+    now_ns: int,
+    deadline_ns: int,
+    *,
+    default_threshold: float = DEFAULT_THRESHOLD_PCT,
+    lookback_ns: int = BIN_LOOKBACK_NS,
+) -> list[BinView]:
+    """Every bin ``f`` lets through, fullest first (bins without readings last)."""
+    rows = devices_of_kind(registry, "bin", f)
+    latest = store.latest_many([r.key for r in rows])
+    out = []
+    for row in rows:
+        lv = latest.get(row.key, [])
+        samples = fill_samples(store, row.key, now_ns, lookback_ns)
+        state = bin_state(samples, threshold_of(row.meta or {}, default_threshold), deadline_ns)
+        battery = values_of(lv).get("battery")
+        out.append(
+            BinView(
+                summary(row, lv),
+                state,
+                float(battery)
+                if isinstance(battery, int | float) and not isinstance(battery, bool)
+                else None,
+            )
+        )
+    out.sort(key=lambda b: (b.state.fill_pct is None, -(b.state.fill_pct or 0.0), b.device.uid))
+    return out
+
+
+# -- lights ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LightView:
+    """A street light with its state, usual interval and faults."""
+
+    device: DeviceSummary
+    state: LightState
+    interval_ns: int | None
+    silent: bool
+
+
+def usual_interval_ns(store: ReadingReader, key: DeviceKey, now_ns: int) -> int | None:
+    """Median gap between the device's recent uplinks."""
+    ups = store.uplinks(key, now_ns - 7 * DAY_NS, now_ns + 1, INTERVAL_UPLINKS)
+    return median_interval_ns([u.received_at_ns for u in ups])
+
+
+def light_views(
+    registry: Registry,
+    store: ReadingReader,
+    f: DeviceFilter,
+    now_ns: int,
+    *,
+    silence_factor: float = DEFAULT_SILENCE_FACTOR,
+) -> list[LightView]:
+    """Every street light ``f`` lets through, faulty ones first."""
+    rows = devices_of_kind(registry, "streetlight", f)
+    latest = store.latest_many([r.key for r in rows])
+    out = []
+    for row in rows:
+        lv = latest.get(row.key, [])
+        s = summary(row, lv)
+        interval = usual_interval_ns(store, row.key, now_ns) if lv else None
+        silent = is_silent(s.last_seen_ns, interval, now_ns, silence_factor)
+        out.append(LightView(s, light_state(values_of(lv), silent=silent), interval, silent))
+    out.sort(key=lambda v: (not v.state.faults, v.device.uid))
+    return out
+
+
+# -- boats -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BoatView:
+    """A boat's last position and whether it is inside its geofence."""
+
+    device: DeviceSummary
+    position: Position | None
+    geofence: Ring | None
+    inside_geofence: bool | None
+
+
+def last_position(latest: Sequence[LatestValue]) -> Position | None:
+    """The newest fix among latest values (time of the latitude reading)."""
+    values = values_of(latest)
+    times = {v.key: v.time_ns for v in latest}
+    lat_key = next((k for k in sorted(times) if k == "latitude" or k.startswith("latitude_")), None)
+    if lat_key is None:
+        return None
+    return position_of(times[lat_key], values)
+
+
+def boat_views(registry: Registry, store: ReadingReader, f: DeviceFilter) -> list[BoatView]:
+    """Every boat ``f`` lets through, with its last position."""
+    rows = devices_of_kind(registry, "boat", f)
+    latest = store.latest_many([r.key for r in rows])
+    out = []
+    for row in rows:
+        lv = latest.get(row.key, [])
+        pos = last_position(lv)
+        ring = polygon_from_metadata(row.meta or {})
+        ins = inside(ring, pos.latitude, pos.longitude) if ring and pos else None
+        out.append(BoatView(summary(row, lv), pos, ring, ins))
+    return out
