@@ -6,7 +6,7 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,6 +16,10 @@ from lorakeet.cli_jobs import redecode as _redecode
 from lorakeet.cli_keys import keys_app
 from lorakeet.config_check import config_app
 from lorakeet.settings import Settings
+
+if TYPE_CHECKING:
+    from lorakeet.gateway_bridge.simulator import SimDevice
+    from lorakeet.storage.registry import Registry
 
 app = typer.Typer(
     help="Lorakeet: community LoRaWAN sensor backend.", no_args_is_help=True, add_completion=False
@@ -139,6 +143,7 @@ def demo(
             name=d.device_id.replace("-", " ").title(),
             visibility="public",
         )
+    demo_key = _demo_extras(b.registry, app_id, fleet)
     b.start()
     b.mqtt.wait_connected(10)
     sim = Simulator("127.0.0.1", local.port, app_id, fleet)
@@ -154,6 +159,7 @@ def demo(
     console.print(
         f"[bold green]Lorakeet demo running[/]: {len(fleet)} simulated devices "
         f"via {local.kind} on {local.url}\n"
+        f"A private street light is visible with the demo crew's key: {demo_key}\n"
         f"Open [bold]http://127.0.0.1:{port}/[/]  (API docs: http://127.0.0.1:{port}/docs). Ctrl-C to stop."
     )
     if seconds > 0:
@@ -165,6 +171,42 @@ def demo(
     thread.join(10)
     b.stop()
     local.close()
+
+
+def _demo_extras(registry: Registry, app_id: str, fleet: list[SimDevice]) -> str:
+    """What makes the demo show every feature: a crew account owning a private light, a bin
+    with its own collection threshold, a boat with a geofence it sometimes leaves. Returns
+    a fresh API key of the crew account."""
+    from lorakeet.api.auth import hash_key, new_key
+    from lorakeet.gateway_bridge.simulator import HARBOUR
+    from lorakeet.storage.records import DeviceKey
+    from lorakeet.storage.registry import ConflictError
+
+    try:
+        account = registry.create_account("Demo crew", "crew@lorakeet.invalid", ttn_application_ids=[app_id])
+    except ConflictError:
+        account = next(a for a in registry.list_accounts(limit=10_000) if a.email == "crew@lorakeet.invalid")
+    key = new_key()
+    registry.create_key(account.id, name="demo", key_hash=hash_key(key), prefix=key, scopes=["read", "write"])
+    lat, lon = HARBOUR
+    half = 0.004
+    for d in fleet:
+        k = DeviceKey(app_id, d.device_id)
+        if d.device_id == fleet[-1].device_id:
+            registry.update_device(k, {"visibility": "private", "owner_id": account.id})
+        elif d.device_id == "bin-001":
+            registry.update_device(k, {"meta": {**d.metadata, "thresholds": {"fill_pct": 70}}})
+        elif d.device_id == "boat-01":
+            ring = [
+                [lon - half, lat - half],
+                [lon + half, lat - half],
+                [lon + half, lat + half],
+                [lon - half, lat + half],
+            ]
+            registry.update_device(
+                k, {"meta": {"geofence": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}}}
+            )
+    return key
 
 
 @app.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
 Kind = Literal["bin", "boat", "streetlight", "other"]
 Visibility = Literal["public", "private"]
@@ -26,7 +26,11 @@ DevEui = Annotated[str, StringConstraints(pattern=r"^[0-9A-Fa-f]{16}$")]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Decoder = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]
 MetaKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
-MetaValue = float | bool | Text
+# Scalars for most metadata (bin_depth_m, thresholds), small JSON structures for shapes
+# such as a boat's geofence polygon or per-quantity thresholds.
+MetaValue = (
+    float | bool | Text | Annotated[list[JsonValue], Field(max_length=1000)] | dict[MetaKey, JsonValue]
+)
 Metadata = Annotated[dict[MetaKey, MetaValue], Field(max_length=50)]
 
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -152,7 +156,9 @@ class DevicePublic(BaseModel):
     visibility: str = "private"
     licence: str | None = Field(None, examples=["CC-BY-4.0"])
     location: Location | None = None
-    metadata: dict[str, MetaValue | None] = Field(default_factory=dict, examples=[{"bin_depth_m": 1.2}])
+    metadata: dict[str, MetaValue | None] = Field(
+        default_factory=dict, examples=[{"bin_depth_m": 1.2, "thresholds": {"fill_pct": 70}}]
+    )
     tags: list[str] = Field(default_factory=list, examples=[["centre"]])
     owner_id: int | None = None
     source: str = Field("registered", examples=["registered", "auto"])

@@ -447,10 +447,18 @@ class Registry:
                     )
                 )
             ]
-            s.execute(delete(DeviceRow).where(DeviceRow.owner_id == account_id))
+            # Everything with an owner_id (devices, codecs, secrets, alert rules and events,
+            # downlinks, ...), children first; SQLite does not enforce ON DELETE CASCADE.
+            owned = [t for t in Base.metadata.sorted_tables if "owner_id" in t.c]
+            for table in reversed(Base.metadata.sorted_tables):
+                for fk in table.foreign_keys:
+                    parent = fk.column.table
+                    if parent in owned and parent is not table:
+                        ids = select(parent.c.id).where(parent.c.owner_id == account_id)
+                        s.execute(delete(table).where(fk.parent.in_(ids)))
+            for table in reversed(owned):
+                s.execute(delete(table).where(table.c.owner_id == account_id))
             s.execute(delete(ApiKeyRow).where(ApiKeyRow.account_id == account_id))
-            s.execute(delete(CodecRow).where(CodecRow.owner_id == account_id))
-            s.execute(delete(ApplicationSecretRow).where(ApplicationSecretRow.owner_id == account_id))
             s.execute(delete(AccountRow).where(AccountRow.id == account_id))
             s.commit()
             return keys

@@ -195,3 +195,14 @@ def test_changes_are_audited(api_client: TestClient, api_services: Services) -> 
     everything = api_client.get("/v1/audit", headers=admin.headers).json()["data"]
     assert "device:app.other" in {e["target"] for e in everything}
     assert api_client.get("/v1/audit").status_code == 401
+
+
+def test_metadata_may_hold_small_json_structures(api_client: TestClient) -> None:
+    """A boat's geofence polygon and per-quantity thresholds are objects, not scalars."""
+    owner = signup(api_client)
+    fence = {"type": "Polygon", "coordinates": [[[4.48, 51.90], [4.49, 51.90], [4.49, 51.91], [4.48, 51.90]]]}
+    meta = {"geofence": fence, "thresholds": {"fill_pct": 70}, "bin_depth_m": 1.2}
+    dev = register_device(api_client, owner, "harbour.boat-01", kind="boat", metadata=meta)
+    assert dev["metadata"] == meta
+    r = api_client.get("/v1/devices/harbour.boat-01", headers=owner.headers)
+    assert r.json()["metadata"]["geofence"] == fence
