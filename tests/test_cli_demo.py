@@ -67,7 +67,9 @@ def test_demo_serves_simulated_readings_within_30_seconds(tmp_path: Path, broker
                 pass
             time.sleep(0.5)
         assert all(seen.get(k) for k in ("bin", "boat", "streetlight")), f"no readings within 30 s: {seen}"
-        assert len(devices) == 90  # 50 bins, 10 boats, 30 street lights
+        # 50 bins, 10 boats, 30 street lights; one light is private to the demo crew
+        assert len(devices) == 89
+        assert "lorakeet-demo.light-030" not in {d["id"] for d in devices}
         page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
         assert page.status_code == 200 and "bin-001" in page.text
     finally:
@@ -78,3 +80,4 @@ def test_demo_serves_simulated_readings_within_30_seconds(tmp_path: Path, broker
             os.killpg(proc.pid, signal.SIGKILL)
             out, _ = proc.communicate()
     assert "http://127.0.0.1:" in out
+    assert "lk_" in out  # the crew key that shows the private light
