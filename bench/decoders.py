@@ -10,7 +10,9 @@ added later join automatically once registered.
 
 For each decoder the figure is the median over rounds of (round time / decoded payloads).
 Decoders with a JS twin in :data:`JS_CODECS` are also run through
-:class:`lorakeet.decoders.javascript.JsCodec` and the JS/native ratio is printed.
+:class:`lorakeet.decoders.javascript.JsCodec` and the JS/native ratio is printed, and
+through the codec sandbox (:class:`lorakeet.gateway_bridge.sandbox.SandboxedCodec`: the
+same codec in a separate host process, IPC included) in the "sandbox µs" column.
 Targets: Cayenne LPP native <= 5 µs, JS <= 150 µs, native >= 10x faster than JS.
 """
 
@@ -166,7 +168,12 @@ def main() -> None:
     _add_golden_vectors()
     _add_repository_vectors()
 
-    print(f"{'decoder':<26} {'payloads':>8} {'native µs':>10} {'JS µs':>9} {'JS/native':>10}")
+    from lorakeet.gateway_bridge.sandbox import SandboxedCodec, SandboxHost
+
+    host = SandboxHost()  # the sandboxed JS path: the same codecs in the codec host process
+    print(
+        f"{'decoder':<26} {'payloads':>8} {'native µs':>10} {'JS µs':>9} {'JS/native':>10} {'sandbox µs':>11}"
+    )
     failures = []
     for name in sorted(PAYLOADS):
         info = DECODERS.get(name)
@@ -178,17 +185,21 @@ def main() -> None:
             print(f"{name:<26} {0:>8} {'(no decodable payload)':>10}")
             continue
         native_ns = _measure(info.decode, payloads, args.reps, args.rounds)
-        js_cell, ratio_cell = "", ""
+        js_cell, ratio_cell, sandbox_cell = "", "", ""
         if name in JS_CODECS:
             codec = JsCodec(JS_CODECS[name], f"bench:{name}")
             js_payloads = _decodable(codec, payloads)
             js_ns = _measure(codec, js_payloads, args.js_reps, args.rounds)
             js_cell, ratio_cell = f"{js_ns / 1000:.1f}", f"{js_ns / native_ns:.1f}x"
+            boxed = SandboxedCodec(JS_CODECS[name], host, f"bench:{name}")
+            sandbox_cell = f"{_measure(boxed, js_payloads, args.js_reps, args.rounds) / 1000:.1f}"
             if js_ns > 150_000 or js_ns < 10 * native_ns:
                 failures.append(f"{name}: JS {js_ns / 1000:.1f} µs, native {native_ns / 1000:.2f} µs")
         if name == "cayenne_lpp" and native_ns > 5_000:
             failures.append(f"cayenne_lpp native {native_ns / 1000:.2f} µs > 5 µs")
-        print(f"{name:<26} {len(payloads):>8} {native_ns / 1000:>10.2f} {js_cell:>9} {ratio_cell:>10}")
+        cells = f"{js_cell:>9} {ratio_cell:>10} {sandbox_cell:>11}"
+        print(f"{name:<26} {len(payloads):>8} {native_ns / 1000:>10.2f} {cells}")
+    host.close()
     print()
     print("targets missed: " + "; ".join(failures) if failures else "all targets met")
 

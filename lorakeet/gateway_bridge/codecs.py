@@ -1,8 +1,9 @@
 """Decoder names to decoders, JavaScript codecs from the registry included.
 
 ``js:<id>`` names a codec stored in the registry's ``codecs`` table; it is compiled once
-(:class:`lorakeet.decoders.javascript.JsCodec`) and cached by id and source, so an edited
-codec is recompiled on next use. Every other name goes to the built-in table.
+in the codec sandbox (:class:`lorakeet.gateway_bridge.sandbox.SandboxedCodec`, a separate
+process) and cached by id and source, so an edited codec is recompiled on next use. Every
+other name goes to the built-in table.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from lorakeet.decoders import Decoder, UnknownDecoderError, get_decoder
+
+if TYPE_CHECKING:
+    from lorakeet.gateway_bridge.sandbox import SandboxHost
 
 JS_PREFIX = "js:"
 
@@ -30,11 +34,14 @@ class _CodecLike(Protocol):
     def source(self) -> str: ...
 
 
-def compile_js(source: str, name: str = "") -> Decoder:
-    """Compile a JavaScript codec; raises CodecError."""
-    from lorakeet.decoders.javascript import JsCodec
+def compile_js(source: str, name: str = "", host: SandboxHost | None = None) -> Decoder:
+    """Compile a JavaScript codec in the codec sandbox (default: the process's shared host).
 
-    codec: Decoder = JsCodec(source, name)
+    Raises CodecError (SandboxStoppedError when the codec crashed or hung the sandbox).
+    """
+    from lorakeet.gateway_bridge.sandbox import SandboxedCodec
+
+    codec: Decoder = SandboxedCodec(source, host, name)
     return codec
 
 
@@ -46,10 +53,12 @@ def js_codec_id(name: str) -> int | None:
 
 
 def make_resolver(
-    registry: CodecSource, *, ttl: float = 30.0, max_cached: int = 256
+    registry: CodecSource, *, ttl: float = 30.0, max_cached: int = 256, host: SandboxHost | None = None
 ) -> Callable[[str], Decoder]:
     """A ``resolve(name) -> Decoder`` for :class:`~lorakeet.gateway_bridge.pipeline.Decoding`.
 
+    ``js:<id>`` codecs run in the codec sandbox (``host``, default the process's shared
+    host): a codec that crashes or hangs raises CodecError for its own uplink only.
     Raises UnknownDecoderError for an unknown name or codec id and CodecError when a
     stored codec does not compile (the pipeline stores the uplink raw with that error).
     """
@@ -72,7 +81,7 @@ def make_resolver(
         if hit is not None and hit[1] == source:
             decoder = hit[2]
         else:
-            decoder = compile_js(source, name)  # CodecError propagates: stored raw with that error
+            decoder = compile_js(source, name, host)  # CodecError propagates: stored raw with that error
         with lock:
             if codec_id not in cache and len(cache) >= max_cached:
                 cache.pop(next(iter(cache)))

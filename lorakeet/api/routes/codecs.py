@@ -1,8 +1,10 @@
 """JavaScript codecs: upload (checked against their examples), list, get, try out.
 
-A device uses a codec by setting its decoder to ``js:<codec id>``. A codec is compiled in
-the QuickJS sandbox of :mod:`lorakeet.decoders.javascript` (100 ms, memory and output
-limits) and must pass every example it is uploaded with: an example gives ``fPort``,
+A device uses a codec by setting its decoder to ``js:<codec id>``. A codec is compiled and
+run in the codec sandbox (:mod:`lorakeet.gateway_bridge.sandbox`: QuickJS with 100 ms,
+memory and output limits, in a separate process watched by a wall-clock watchdog, so a
+codec that crashes or hangs is stopped with a 422 and never takes the API down) and must
+pass every example it is uploaded with: an example gives ``fPort``,
 ``bytes`` (hex) and either ``expected`` (the readings as ``{key: value}`` in our
 vocabulary, or the codec's own ``data`` object) or ``errors`` (substrings of the error
 the codec must report).
@@ -15,8 +17,8 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
-from lorakeet.decoders import CodecError, DecodeError, DecodeResult, DeviceContext, Value
-from lorakeet.decoders.javascript import JsCodec, get_codec
+from lorakeet.decoders import CodecError, CodecLimitError, DecodeError, DecodeResult, DeviceContext, Value
+from lorakeet.gateway_bridge.sandbox import SandboxedCodec, shared_host
 from lorakeet.storage.registry import CodecRow, as_utc
 
 from ..auth import ReaderDep, Viewer, WriterDep
@@ -49,12 +51,14 @@ def _same(a: object, b: object) -> bool:
     return a == b
 
 
-def check_example(codec: JsCodec, i: int, ex: CodecExample) -> str | None:
+def check_example(codec: SandboxedCodec, i: int, ex: CodecExample) -> str | None:
     """None when the codec passes the example, else what went wrong."""
     payload = bytes.fromhex(ex.bytes)
     where = f"example {i} (fPort {ex.f_port}, bytes {ex.bytes or '<empty>'})"
     try:
         result = codec(payload, ex.f_port, DeviceContext())
+    except CodecLimitError as exc:
+        return f"{where}: the codec was stopped: {exc}"
     except DecodeError as exc:
         if ex.errors is not None and all(e in str(exc) for e in ex.errors):
             return None
@@ -105,7 +109,9 @@ def create_codec(services: ServicesDep, viewer: WriterDep, body: CodecCreate) ->
         if (ex.expected is None) == (ex.errors is None):
             raise HTTPException(status_code=422, detail=f"example {i}: give either 'expected' or 'errors'")
     try:
-        codec = JsCodec(body.source, body.name)
+        codec = SandboxedCodec(body.source, shared_host(), body.name)
+    except CodecLimitError as exc:
+        raise HTTPException(status_code=422, detail=f"the codec was stopped: {exc}") from None
     except CodecError as exc:
         raise HTTPException(status_code=422, detail=f"the codec does not compile: {exc}") from None
     for i, ex in enumerate(body.examples):
@@ -150,14 +156,21 @@ def _result(result: DecodeResult) -> CodecTestResult:
     )
 
 
-@router.post("/{codec_id}/test", summary="Run a codec on a payload", responses=problem_responses(401, 404))
+@router.post(
+    "/{codec_id}/test", summary="Run a codec on a payload", responses=problem_responses(401, 404, 422)
+)
 def test_codec(
     services: ServicesDep, viewer: ReaderDep, codec_id: int, body: CodecTestRequest
 ) -> CodecTestResult:
-    """The readings the codec makes of ``bytes_hex`` on ``fPort``, or its errors."""
+    """The readings the codec makes of ``bytes_hex`` on ``fPort``, or its errors.
+
+    422 when the codec was stopped (time or memory limit, or it crashed the sandbox).
+    """
     row = _row(services, viewer, codec_id)
     try:
-        codec = get_codec(row.source, f"js:{row.id}")
+        codec = SandboxedCodec(row.source, shared_host(), f"js:{row.id}")
         return _result(codec(bytes.fromhex(body.bytes_hex), body.f_port, DeviceContext()))
+    except CodecLimitError as exc:
+        raise HTTPException(status_code=422, detail=f"the codec was stopped: {exc}") from None
     except DecodeError as exc:
         return CodecTestResult(ok=False, errors=[str(exc)])
