@@ -203,7 +203,9 @@ def consume_lorakeet(
             url=f"mqtt://127.0.0.1:{port}", qos=0, client_id="lorakeet-bench", clean_session=True
         ),
         store=store,
-        pipeline=PipelineSettings(batch_size=5000, flush_interval_s=0.1),
+        pipeline=PipelineSettings(
+            batch_size=5000, flush_interval_s=0.1, workers=int(os.environ.get("BENCH_WORKERS", "1"))
+        ),
         registry_url=f"sqlite:///{tmp}/registry.db",
     )
     bridge = Bridge(settings)

@@ -40,6 +40,9 @@ def configure_logging(level: str = "INFO", json_lines: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # one line per HTTP request or migration step is noise at INFO
+    for noisy in ("httpx", "httpcore", "alembic", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 
 class PipelineCollector(Collector):

@@ -82,10 +82,13 @@ class PipelineSettings(BaseModel):
     queue_size: int = Field(50_000, ge=1)
     dedup_capacity: int = Field(200_000, ge=0)
     workers: int = Field(
-        1,
+        0,
         ge=0,
         le=1,
-        description="1: decode and write in a worker process (MQTT keeps its own core); 0: in-process",
+        description=(
+            "0: decode and write in a thread of the bridge (fastest on 2 cores); "
+            "1: in a worker process, restarted and replayed if it dies"
+        ),
     )
     spool_path: Path | None = Field(
         Path("data/spool.db"),

@@ -49,6 +49,8 @@ def _worker_main(settings: Settings, conn: Connection) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s worker %(name)s: %(message)s"
     )
+    for noisy in ("httpx", "httpcore", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     pipeline, close = build_pipeline(settings)
     pipeline.start()
     send_lock = threading.Lock()
