@@ -6,6 +6,7 @@ Nested groups use ``__``: ``LORAKEET_MQTT__URL``, ``LORAKEET_STORE__KIND``. Secr
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -139,7 +140,8 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         env_file=".env",
         env_file_encoding="utf-8",
-        secrets_dir=None,
+        # Docker/Kubernetes secrets: a file named like the variable, e.g. /run/secrets/lorakeet_mqtt
+        secrets_dir="/run/secrets" if os.path.isdir("/run/secrets") else None,
         extra="ignore",
     )
 
