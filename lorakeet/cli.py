@@ -209,29 +209,13 @@ def _demo_extras(registry: Registry, app_id: str, fleet: list[SimDevice]) -> str
     return key
 
 
-@app.command()
-def simulate(
-    broker_url: Annotated[str, typer.Option("--broker", help="mqtt://host:port")] = "mqtt://127.0.0.1:1883",
-    application: Annotated[str, typer.Option(help="TTS application id")] = "lorakeet-demo",
-    interval: Annotated[float, typer.Option(help="seconds between a device's uplinks")] = 10.0,
-    bins: Annotated[int, typer.Option()] = 50,
-    boats: Annotated[int, typer.Option()] = 10,
-    lights: Annotated[int, typer.Option()] = 30,
-    seconds: Annotated[float, typer.Option(help="stop after this long (0: until Ctrl-C)")] = 0,
-) -> None:
-    """Publish a simulated fleet's TTN-format uplinks to a broker."""
-    from lorakeet.gateway_bridge.simulator import Simulator, make_fleet
-    from lorakeet.settings import MqttSettings
+from lorakeet.cli_data import devices_app as _devices_app  # noqa: E402
+from lorakeet.cli_data import export as _export  # noqa: E402
+from lorakeet.cli_data import simulate as _simulate  # noqa: E402
 
-    m = MqttSettings(url=broker_url)
-    sim = Simulator(m.host, m.port, application, make_fleet(bins, boats, lights, interval_s=interval))
-    sim.start()
-    if seconds > 0:
-        time.sleep(seconds)
-    else:
-        _wait_for_signal()
-    sim.stop()
-    console.print(f"published {sim.published} uplinks")
+app.command(name="simulate")(_simulate)
+app.command(name="export")(_export)
+app.add_typer(_devices_app, name="devices")
 
 
 def main() -> None:

@@ -72,7 +72,9 @@ def create_app(services: Services) -> FastAPI:
         """The process is up."""
         return {"status": "ok"}
 
-    for extra in (bins, lights, boats, alerts, downlinks):
+    from .routes import ops
+
+    for extra in (bins, lights, boats, alerts, downlinks, ops):
         app.include_router(extra.router)
     web.install(app)  # "/" is the crews' overview page
 

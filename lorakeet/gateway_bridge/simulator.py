@@ -93,13 +93,87 @@ def ttn_uplink_body(
         "end_device_ids": {
             "device_id": device_id,
             "application_ids": {"application_id": application_id},
-            "dev_eui": dev_eui or f"70B3D57ED{zlib.crc32(device_id.encode()) % 16**7:07X}",
+            "dev_eui": dev_eui or sim_dev_eui(device_id),
             "dev_addr": "260B1234",
         },
         "correlation_ids": ["as:up:01H0000000000000000000000", "rpc:/ttn.lorawan.v3.GsNs/HandleUplink:01H0"],
         "received_at": ts,
         "uplink_message": msg,
     }
+    return orjson.dumps(body)
+
+
+def sim_dev_eui(device_id: str) -> str:
+    """The DevEUI :func:`ttn_uplink_body` gives a simulated device (16 upper-case hex digits)."""
+    return f"70B3D57ED{zlib.crc32(device_id.encode()) % 16**7:07X}"
+
+
+def chirpstack_uplink_body(
+    application_id: str,
+    dev_eui: str,
+    payload: bytes,
+    *,
+    f_port: int = 1,
+    f_cnt: int = 0,
+    received_at_ns: int | None = None,
+    device_name: str | None = None,
+    rssi: float = -90.0,
+    snr: float = 7.0,
+    spreading_factor: int = 7,
+    frequency: int = 868_100_000,
+    gateway_id: str = "b827ebfffe000001",
+    decoded_object: dict[str, Any] | None = None,
+) -> bytes:
+    """A ChirpStack v4 ``event/up`` JSON body (protobuf JSON: camelCase, zero values omitted).
+
+    Published on ``application/{application_id}/device/{dev_eui}/event/up``; ChirpStack names
+    the device by its DevEUI (lower case in topics), the application by its id.
+    """
+    t = received_at_ns if received_at_ns is not None else time.time_ns()
+    ts = format_rfc3339_ns(t)
+    eui = dev_eui.lower()
+    body: dict[str, Any] = {
+        "deduplicationId": f"{zlib.crc32(f'{eui}:{f_cnt}:{t}'.encode()):08x}-0000-4000-8000-000000000000",
+        "time": ts,
+        "deviceInfo": {
+            "tenantId": "52f14cd4-c6f1-4fbd-8f87-4025e1d49242",
+            "tenantName": "ChirpStack",
+            "applicationId": application_id,
+            "applicationName": application_id,
+            "deviceProfileId": "14855bf7-d10d-4aee-b618-ebfcb64dc7ad",
+            "deviceProfileName": "lorakeet-sim",
+            "deviceName": device_name or eui,
+            "devEui": eui,
+            "tags": {},
+        },
+        "devAddr": "260b1234",
+        "adr": True,
+        "dr": max(0, 12 - spreading_factor),
+        "data": base64.b64encode(payload).decode(),
+        "rxInfo": [
+            {
+                "gatewayId": gateway_id,
+                "uplinkId": zlib.crc32(ts.encode()),
+                "nsTime": ts,
+                "rssi": int(rssi),
+                "snr": snr,
+                "context": "E3OWOQ==",
+                "metadata": {"region_config_id": "eu868", "region_common_name": "EU868"},
+            }
+        ],
+        "txInfo": {
+            "frequency": frequency,
+            "modulation": {
+                "lora": {"bandwidth": 125000, "spreadingFactor": spreading_factor, "codeRate": "CR_4_5"}
+            },
+        },
+    }
+    if f_cnt:
+        body["fCnt"] = f_cnt
+    if f_port:
+        body["fPort"] = f_port
+    if decoded_object is not None:
+        body["object"] = decoded_object
     return orjson.dumps(body)
 
 

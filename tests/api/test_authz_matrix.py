@@ -63,6 +63,8 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/docs/oauth2-redirect"): ALL_OK,
     ("GET", "/redoc"): ALL_OK,
     ("GET", "/healthz"): ALL_OK,
+    ("GET", "/readyz"): ALL_OK,
+    ("GET", "/metrics"): ALL_OK,
     ("GET", "/"): ALL_OK,
     # accounts and keys
     ("POST", "/v1/accounts"): Case(OK, OK, OK, OK, body={"name": "New", "email": "new@example.org"}),
