@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .errors import PayloadFormatError, TruncatedPayloadError
+from .items import walk_items
 from .types import DecodeResult, DeviceContext, ReadingsBuilder
 
 
@@ -126,29 +126,15 @@ def decode(payload: bytes, f_port: int, ctx: DeviceContext, /) -> DecodeResult:
     at all raises.
     """
     b = ReadingsBuilder()
-    i, n = 0, len(payload)
-    if n == 0:
-        raise TruncatedPayloadError(2, 0, "Cayenne LPP frame")
-    items = 0
-    while i < n:
-        if n - i < 2:
-            err: PayloadFormatError = TruncatedPayloadError(2, n - i, f"LPP item at byte {i}")
-            break
-        channel, type_id = payload[i], payload[i + 1]
-        t = LPP_TYPES.get(type_id)
-        if t is None:
-            err = PayloadFormatError(f"unknown LPP type {type_id} at byte {i + 1}")
-            break
-        end = i + 2 + t.size
-        if end > n:
-            err = TruncatedPayloadError(t.size, n - i - 2, f"LPP {t.name} on channel {channel}")
-            break
-        t.emit(b, payload[i + 2 : end], channel)
-        items += 1
-        i = end
-    else:
-        return b.result()
-    if items == 0:
-        raise err
-    b.warn(f"{err}; {items} item(s) before it kept")
-    return b.result()
+    return walk_items(
+        payload,
+        b,
+        _lookup,
+        lambda t, data, channel: t.emit(b, data, channel),
+        "Cayenne LPP",
+        lambda channel, type_id: f"unknown LPP type {type_id} on channel {channel}",
+    )
+
+
+def _lookup(channel: int, type_id: int) -> LppType | None:
+    return LPP_TYPES.get(type_id)

@@ -20,7 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from . import bins
-from .errors import PayloadFormatError, TruncatedPayloadError, UnsupportedPortError
+from .errors import UnsupportedPortError
+from .items import walk_items
 from .types import Decoder, DecodeResult, DeviceContext, ReadingsBuilder
 
 PORT = 85
@@ -146,33 +147,14 @@ WS202: Table = {
 
 def _parse(table: Table, name: str, payload: bytes, ctx: DeviceContext) -> DecodeResult:
     b = ReadingsBuilder()
-    n = len(payload)
-    if n == 0:
-        raise TruncatedPayloadError(3, 0, f"{name} frame")
-    i, items = 0, 0
-    err: PayloadFormatError
-    while i < n:
-        if n - i < 2:
-            err = TruncatedPayloadError(2, n - i, f"{name} item header at byte {i}")
-            break
-        key = (payload[i], payload[i + 1])
-        item = table.get(key)
-        if item is None:
-            err = PayloadFormatError(f"{name}: unknown channel {key[0]:02x} type {key[1]:02x} at byte {i}")
-            break
-        end = i + 2 + item.size
-        if end > n:
-            err = TruncatedPayloadError(item.size, n - i - 2, f"{name} {item.name}")
-            break
-        item.emit(b, payload[i + 2 : end], ctx)
-        items += 1
-        i = end
-    else:
-        return b.result()
-    if items == 0:
-        raise err
-    b.warn(f"{err}; {items} item(s) before it kept")
-    return b.result()
+    return walk_items(
+        payload,
+        b,
+        lambda channel, type_: table.get((channel, type_)),
+        lambda item, data, _: item.emit(b, data, ctx),
+        name,
+        lambda channel, type_: f"unknown channel {channel:02x} type {type_:02x}",
+    )
 
 
 def make_decoder(table: Table, name: str) -> Decoder:
