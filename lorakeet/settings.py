@@ -132,6 +132,14 @@ class ApiSettings(BaseModel):
     rate_limit_burst: int = Field(120, ge=1, description="requests allowed in a burst")
 
 
+class AlertSettings(BaseModel):
+    """Alert delivery."""
+
+    allow_private_targets: bool = Field(
+        False, description="let alert webhooks call private, loopback or link-local addresses"
+    )
+
+
 class Settings(BaseSettings):
     """Everything Lorakeet reads from its environment."""
 
@@ -149,6 +157,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     pipeline: PipelineSettings = PipelineSettings()
     api: ApiSettings = ApiSettings()
+    alerts: AlertSettings = AlertSettings()
     backfill: BackfillSettings = BackfillSettings()
     leader: LeaderSettings = LeaderSettings()
     registry_url: str = "sqlite:///data/registry.db"

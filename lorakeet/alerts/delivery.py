@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import queue
+import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -29,6 +32,27 @@ log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Lorakeet-Signature"
 Outcome = Callable[[int, str, Mapping[str, Any]], None]
+
+
+def private_target(url: str) -> str | None:
+    """Why ``url`` must not be called (its host is or resolves to a non-public address), or None.
+
+    Alert webhooks are user-supplied URLs called from inside the deployment: without this a
+    rule could reach the broker, the database or a cloud metadata service (SSRF). Set
+    ``LORAKEET_ALERTS__ALLOW_PRIVATE_TARGETS=true`` for receivers on a private network.
+    """
+    host = urlsplit(url).hostname
+    if not host:
+        return "webhook URL has no host"
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return f"webhook host {host!r} does not resolve: {exc}"
+    for info in infos:
+        addr = ipaddress.ip_address(info[4][0])
+        if not addr.is_global or addr.is_multicast:
+            return f"webhook host {host!r} is a non-public address ({addr}); private targets are not allowed"
+    return None
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -63,8 +87,10 @@ class Delivery:
         attempts: int = 5,
         backoff_s: float = 0.5,
         timeout_s: float = 5.0,
+        allow_private_targets: bool = False,
     ) -> None:
         self.mqtt_settings = mqtt
+        self.allow_private_targets = allow_private_targets
         self.on_outcome = on_outcome
         self.attempts = attempts
         self.backoff_s = backoff_s
@@ -124,6 +150,11 @@ class Delivery:
 
     def _webhook(self, job: Job) -> dict[str, Any]:
         assert job.webhook_url is not None
+        if not self.allow_private_targets:
+            refused = private_target(job.webhook_url)
+            if refused:
+                log.warning("webhook for alert event %d refused: %s", job.event_id, refused)
+                return {"ok": False, "error": refused, "attempts": 0}
         headers = {"Content-Type": "application/json", "User-Agent": "lorakeet-alerts"}
         headers["X-Lorakeet-Event-Id"] = str(job.event_id)
         if job.webhook_secret:

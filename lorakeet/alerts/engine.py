@@ -89,7 +89,11 @@ class AlertEngine:
         engine: AlertEngine
 
         def make() -> Delivery:
-            return Delivery(settings.mqtt, on_outcome=engine.alerts.set_delivery)
+            return Delivery(
+                settings.mqtt,
+                on_outcome=engine.alerts.set_delivery,
+                allow_private_targets=settings.alerts.allow_private_targets,
+            )
 
         engine = cls(registry, reader=reader, delivery=make)
         return engine

@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 
-from lorakeet.alerts.delivery import Delivery, verify
+from lorakeet.alerts.delivery import Delivery, Job, private_target, verify
 from lorakeet.alerts.engine import AlertEngine
 from lorakeet.api.deps import Services
 from lorakeet.gateway_bridge.broker import LocalBroker
@@ -112,7 +112,12 @@ def test_threshold_fires_once_per_crossing_and_delivers(
 
     sub, got = subscribe(broker, "lorakeet/alerts/#")
     store = AlertStore(api_services.registry)
-    delivery = Delivery(MqttSettings(url=broker.url), on_outcome=store.set_delivery, backoff_s=0.05)
+    delivery = Delivery(
+        MqttSettings(url=broker.url),
+        on_outcome=store.set_delivery,
+        backoff_s=0.05,
+        allow_private_targets=True,
+    )
     engine = AlertEngine(api_services.registry, delivery=delivery, refresh_s=0)
     now = time.time_ns()
     values = [70, 85, 83, 86, 79, 85, 74, 90]  # fire at 85; 79 is inside the band; clear at 74; fire at 90
@@ -236,3 +241,28 @@ def test_rule_crud_permissions(api_client: TestClient) -> None:
     assert api_client.delete(f"/v1/alerts/rules/{rid}", headers=other.headers).status_code == 404
     assert api_client.delete(f"/v1/alerts/rules/{rid}", headers=owner.headers).status_code == 204
     assert api_client.get(f"/v1/alerts/rules/{rid}", headers=owner.headers).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/hook",
+        "http://localhost/hook",
+        "http://10.1.2.3/hook",
+        "http://169.254.169.254/latest/meta-data",  # cloud metadata service
+        "http://[::1]/hook",
+        "http:///nohost",
+    ],
+)
+def test_webhooks_to_non_public_addresses_are_refused_by_default(url: str) -> None:
+    outcomes: list[tuple[int, str, object]] = []
+    delivery = Delivery(None, on_outcome=lambda e, ch, out: outcomes.append((e, ch, out)))
+    try:
+        delivery.submit(Job(event_id=1, body=b"{}", webhook_url=url))
+        assert delivery.flush(10)
+    finally:
+        delivery.close()
+    (event_id, channel, outcome) = outcomes[0]
+    assert (event_id, channel) == (1, "webhook")
+    assert outcome["ok"] is False and outcome["attempts"] == 0  # type: ignore[index]
+    assert private_target(url) is not None
