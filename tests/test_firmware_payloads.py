@@ -197,7 +197,7 @@ def test_c_header_matches_golden(tmp_path: Path) -> None:
 def test_c_header_compiles_as_cxx(tmp_path: Path) -> None:
     gxx = shutil.which("g++")
     if gxx is None:
-        pytest.skip("g++ not installed (the C check above is the mandatory one)")
+        pytest.fail("g++ is required to check that Arduino (C++) sketches can include the header; install it")
     _, expected = _c_program()
     flags = ["-x", "c++", "-std=c++11", "-Wall", "-Wextra", "-Werror", "-O2"]
     assert _compile_and_run(gxx, flags, "golden.cpp", tmp_path) == expected
