@@ -80,19 +80,23 @@ def bridge(
 def api(
     host: Annotated[str | None, typer.Option(help="listen address")] = None,
     port: Annotated[int | None, typer.Option(help="listen port")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="server processes (each with its own pipeline)")
+    ] = 1,
 ) -> None:
-    """Serve the HTTP API."""
+    """Serve the HTTP API and the web page; TTN webhooks are ingested through the same pipeline as MQTT."""
     import uvicorn
-
-    from lorakeet.api.app import create_app
-    from lorakeet.api.deps import Services
-    from lorakeet.storage.factory import open_store
-    from lorakeet.storage.registry import Registry
 
     settings = Settings()
     _logging(settings)
-    services = Services(settings, Registry(settings.registry_url), open_store(settings.store))
-    uvicorn.run(create_app(services), host=host or settings.api.host, port=port or settings.api.port)
+    uvicorn.run(
+        "lorakeet.api.serve:app_from_env",
+        factory=True,
+        host=host or settings.api.host,
+        port=port or settings.api.port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+    )
 
 
 @app.command()

@@ -14,6 +14,7 @@ from lorakeet.storage.registry import DeviceInfo, Registry
 from lorakeet.storage.spool import Spool
 
 from .backfill import GapFiller
+from .codecs import make_resolver
 from .devices import DeviceDirectory
 from .mqtt_source import MqttSource
 from .pipeline import Decoding, Pipeline
@@ -29,7 +30,7 @@ def make_pipeline(settings: Settings, store: Store, registry: Registry) -> Pipel
     p = settings.pipeline
     return Pipeline(
         store,
-        Decoding(devices),
+        Decoding(devices, make_resolver(registry)),
         batch_size=p.batch_size,
         flush_interval=p.flush_interval_s,
         queue_size=p.queue_size,
