@@ -96,6 +96,11 @@ class PipelineSettings(BaseModel):
         description="on-disk spool for batches the store refused (replayed in order); empty: no spool",
     )
 
+    @field_validator("spool_path", mode="before")
+    @classmethod
+    def _empty_means_no_spool(cls, v: object) -> object:
+        return None if v == "" else v
+
 
 class BackfillSettings(BaseModel):
     """The Things Stack Storage Integration, to fill gaps after the bridge was away."""
