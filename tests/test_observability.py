@@ -32,13 +32,3 @@ def test_json_log_lines() -> None:
     assert doc["level"] == "WARNING"
     assert doc["message"] == "device_id=bin-1 f_cnt=7"
     assert doc["logger"] == "lorakeet.x"
-
-
-def test_empty_spool_path_setting_means_no_spool(monkeypatch: object) -> None:
-    import pytest
-
-    from lorakeet.settings import Settings
-
-    assert isinstance(monkeypatch, pytest.MonkeyPatch)
-    monkeypatch.setenv("LORAKEET_PIPELINE__SPOOL_PATH", "")
-    assert Settings().pipeline.spool_path is None
