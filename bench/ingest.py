@@ -31,7 +31,9 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -93,9 +95,24 @@ def _report(first_ns: int, last_ns: int, stored: int, extra: dict[str, object] |
     print("RESULT " + json.dumps(out), flush=True)
 
 
-def consume_ceiling(port: int, n: int) -> None:
+def _subscribe_and_wait(
+    client_id: str, port: int, on_message: Callable[[Any, object, Any], None], done: threading.Event
+) -> None:
+    """A plain paho QoS 0 subscriber on the benchmark's topics; returns when ``done`` is set."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
+
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+    c.on_message = on_message
+    c.on_connect = lambda c, u, f, r, p: (c.subscribe(f"v3/{APP}@ttn/devices/+/up", 0), _ready())
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    done.wait(600)
+    c.loop_stop()
+
+
+def consume_ceiling(port: int, n: int) -> None:
+    import paho.mqtt.client as mqtt
 
     count = 0
     first = 0
@@ -109,23 +126,13 @@ def consume_ceiling(port: int, n: int) -> None:
         if count == n:
             done.set()
 
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="ceiling")
-    c.on_message = on_message
-    c.on_connect = lambda c, u, f, r, p: (
-        c.subscribe(f"v3/{APP}@ttn/devices/+/up", 0),
-        print("READY", flush=True),
-    )
-    c.connect("127.0.0.1", port)
-    c.loop_start()
-    done.wait(600)
+    _subscribe_and_wait("ceiling", port, on_message, done)
     _report(first, time.time_ns(), count)
-    c.loop_stop()
 
 
 def consume_naive(port: int, n: int, influx_url: str, db: str) -> None:
     """The baseline of measurements.md, section 4."""
     import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
 
     from lorakeet.timefmt import parse_rfc3339_ns
 
@@ -171,17 +178,8 @@ def consume_naive(port: int, n: int, influx_url: str, db: str) -> None:
             if count == n:
                 done.set()
 
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="naive")
-    c.on_message = on_message
-    c.on_connect = lambda c, u, f, r, p: (
-        c.subscribe(f"v3/{APP}@ttn/devices/+/up", 0),
-        print("READY", flush=True),
-    )
-    c.connect("127.0.0.1", port)
-    c.loop_start()
-    done.wait(600)
+    _subscribe_and_wait("naive", port, on_message, done)
     _report(first, time.time_ns(), stored)
-    c.loop_stop()
 
 
 def consume_lorakeet(
