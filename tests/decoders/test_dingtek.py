@@ -24,6 +24,7 @@ from .test_dragino import (
     Field,
     Mapping_,
     check_example,
+    draw_mutation,
     number,
     only_decode_errors,
     run_cases,
@@ -214,10 +215,4 @@ def test_fuzz_framed(name: str, body: bytes, kind: int, gps: int) -> None:
 @settings(max_examples=300, deadline=None)
 @given(data=st.data())
 def test_fuzz_truncated_and_mutated(name: str, data: st.DataObject) -> None:
-    payload, port = data.draw(st.sampled_from(VALID[name]))
-    cut = data.draw(st.integers(0, len(payload)))
-    mutated = bytearray(payload[:cut])
-    if mutated and data.draw(st.booleans()):
-        mutated[data.draw(st.integers(0, len(mutated) - 1))] = data.draw(st.integers(0, 255))
-    port = data.draw(st.one_of(st.just(port), st.integers(0, 255)))
-    only_decode_errors(name, bytes(mutated), port)
+    only_decode_errors(name, *draw_mutation(data, VALID[name]))

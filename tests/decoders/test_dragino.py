@@ -104,6 +104,16 @@ def only_decode_errors(name: str, payload: bytes, f_port: int) -> None:
         pass
 
 
+def draw_mutation(data: st.DataObject, valid: list[tuple[bytes, int]]) -> tuple[bytes, int]:
+    """A valid payload cut short, maybe with one byte changed, on its own port or a random one."""
+    payload, port = data.draw(st.sampled_from(valid))
+    cut = data.draw(st.integers(0, len(payload)))
+    mutated = bytearray(payload[:cut])
+    if mutated and data.draw(st.booleans()):
+        mutated[data.draw(st.integers(0, len(mutated) - 1))] = data.draw(st.integers(0, 255))
+    return bytes(mutated), data.draw(st.one_of(st.just(port), st.integers(0, 255)))
+
+
 def vector_payloads(files: Mapping[str, str]) -> dict[str, list[tuple[bytes, int]]]:
     """Decoder name -> [(payload, f_port)] of its valid vectors."""
     out: dict[str, list[tuple[bytes, int]]] = {}
@@ -385,13 +395,7 @@ def test_fuzz_random(name: str, payload: bytes, f_port: int) -> None:
 @settings(max_examples=300, deadline=None)
 @given(data=st.data())
 def test_fuzz_truncated_and_mutated(name: str, data: st.DataObject) -> None:
-    payload, port = data.draw(st.sampled_from(VALID[name]))
-    cut = data.draw(st.integers(0, len(payload)))
-    mutated = bytearray(payload[:cut])
-    if mutated and data.draw(st.booleans()):
-        mutated[data.draw(st.integers(0, len(mutated) - 1))] = data.draw(st.integers(0, 255))
-    port = data.draw(st.one_of(st.just(port), st.integers(0, 255)))
-    only_decode_errors(name, bytes(mutated), port)
+    only_decode_errors(name, *draw_mutation(data, VALID[name]))
 
 
 def test_foreign_exception_translated() -> None:
