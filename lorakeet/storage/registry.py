@@ -30,6 +30,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Engine
@@ -228,6 +229,27 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, **kwargs)
 
 
+def _upgrade(engine: Engine) -> None:
+    """Migrate to head; on PostgreSQL one process at a time (an advisory lock), so several
+    processes starting together on an empty database do not create the same tables twice."""
+    from .migrations import upgrade
+
+    if engine.dialect.name != "postgresql":
+        upgrade(engine)
+        return
+    from .leader import lock_key
+
+    key = lock_key("lorakeet-registry-migrations")
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        conn.commit()
+        try:
+            upgrade(engine)
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            conn.commit()
+
+
 def _device_where(key: DeviceKey) -> Any:
     return (DeviceRow.application_id == key.application_id) & (DeviceRow.device_id == key.device_id)
 
@@ -241,9 +263,7 @@ class Registry:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._lock = threading.Lock()
         if create:
-            from .migrations import upgrade
-
-            upgrade(self.engine)
+            _upgrade(self.engine)
 
     def close(self) -> None:
         """Dispose of the connection pool."""
