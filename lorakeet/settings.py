@@ -7,11 +7,12 @@ Nested groups use ``__``: ``LORAKEET_MQTT__URL``, ``LORAKEET_STORE__KIND``. Secr
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,7 +29,18 @@ class MqttSettings(BaseModel):
     topic_template: str | None = None
     events: list[str] = ["up"]
     qos: int = Field(1, ge=0, le=1, description="TTS delivers QoS 0 only; local brokers and ChirpStack: 1")
-    client_id: str = "lorakeet-bridge"
+    client_id: str = Field(
+        "lorakeet-bridge",
+        description="unique per connection; with share_group and this default, host and pid are appended",
+    )
+    share_group: str = Field(
+        "",
+        description=(
+            "MQTT shared subscription group ($share/<group>/...): N bridges split the uplinks "
+            "(Mosquitto, EMQX, ChirpStack's broker; The Things Stack refuses it); empty = no sharing"
+        ),
+        pattern=r"^[A-Za-z0-9_.-]*$",
+    )
     clean_session: bool = False
     keepalive: int = 30
     reconnect_min_s: float = 0.5
@@ -41,6 +53,13 @@ class MqttSettings(BaseModel):
         if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl") or not parts.hostname:
             raise ValueError("MQTT url must look like mqtt://host:1883 or mqtts://host:8883")
         return v
+
+    @property
+    def effective_client_id(self) -> str:
+        """The client id to connect with: a shared group's members must not collide."""
+        if self.share_group and "client_id" not in self.model_fields_set:
+            return f"{self.client_id}-{socket.gethostname()}-{os.getpid()}"
+        return self.client_id
 
     @property
     def host(self) -> str:
@@ -168,3 +187,12 @@ class Settings(BaseSettings):
     registry_url: str = "sqlite:///data/registry.db"
     log_level: str = "INFO"
     log_json: bool = False
+
+    @model_validator(mode="after")
+    def _one_consumer_model(self) -> Settings:
+        if self.mqtt.share_group and self.leader.enabled:
+            raise ValueError(
+                "mqtt.share_group (several bridges split the uplinks) and leader.enabled (one bridge "
+                "consumes, the others stand by) exclude each other; choose one"
+            )
+        return self

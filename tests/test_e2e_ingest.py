@@ -173,3 +173,23 @@ def test_registry_on_postgresql_end_to_end(
     assert all(r.owner_id is None and r.source == "auto" for r in rows)
     (u,) = sqlite_store.uplinks(DeviceKey(APP, "bin-00"), T0, T0 + 1, 10)
     assert u.decode_error is not None and "no decoder" in u.decode_error
+
+
+def test_two_bridges_in_a_share_group_split_the_uplinks(
+    broker: LocalBroker, influx_store: InfluxStore, sqlite_registry: Registry
+) -> None:
+    """`$share/<group>/...`: each uplink goes to exactly one of the bridges, none is lost."""
+    register_bins(sqlite_registry)
+    bridges = [start_bridge(broker, influx_store, sqlite_registry, share_group="ingest") for _ in range(2)]
+    try:
+        assert all(b.mqtt.filters == ["$share/ingest/v3/+/devices/+/up"] for b in bridges)
+        n = 600
+        publish(broker, uplinks(n))
+        wait_until(lambda: influx_store.count_uplinks() == n, what=f"{n} uplinks stored")
+        assert all(b.pipeline.wait_idle(10) for b in bridges)
+        received = [b.pipeline.stats.received for b in bridges]
+        assert sum(received) == n and min(received) > 0, received
+    finally:
+        for b in bridges:
+            b.mqtt.stop()
+            b.pipeline.stop()

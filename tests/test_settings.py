@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+import os
 
-from lorakeet.settings import Settings
+import pytest
+from pydantic import ValidationError
+
+from lorakeet.settings import LeaderSettings, MqttSettings, Settings
 
 
 def test_nested_variables(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -24,3 +27,18 @@ def test_nested_variables(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_empty_spool_path_means_no_spool(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LORAKEET_PIPELINE__SPOOL_PATH", "")
     assert Settings().pipeline.spool_path is None
+
+
+def test_share_group_members_get_distinct_client_ids_unless_one_is_set() -> None:
+    shared = MqttSettings(share_group="ingest")
+    assert shared.effective_client_id.startswith("lorakeet-bridge-")
+    assert str(os.getpid()) in shared.effective_client_id
+    assert MqttSettings(share_group="ingest", client_id="bridge-7").effective_client_id == "bridge-7"
+    assert MqttSettings().effective_client_id == "lorakeet-bridge"
+
+
+def test_share_group_and_leader_lock_exclude_each_other() -> None:
+    with pytest.raises(ValidationError, match="exclude each other"):
+        Settings(mqtt=MqttSettings(share_group="g"), leader=LeaderSettings(enabled=True))
+    with pytest.raises(ValidationError):
+        MqttSettings(share_group="a/b")  # the group is one topic level

@@ -48,7 +48,7 @@ class MqttSource:
         manual = cfg.qos > 0
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=cfg.client_id,
+            client_id=cfg.effective_client_id,
             clean_session=cfg.clean_session,
             protocol=mqtt.MQTTv311,
             manual_ack=manual,
@@ -73,8 +73,9 @@ class MqttSource:
 
     @property
     def filters(self) -> list[str]:
-        """The subscription filters built from the topic template."""
-        return [self.template.filter(self.cfg.application, "+", e) for e in self.cfg.events]
+        """The subscription filters built from the topic template (shared when a group is set)."""
+        share = f"$share/{self.cfg.share_group}/" if self.cfg.share_group else ""
+        return [share + self.template.filter(self.cfg.application, "+", e) for e in self.cfg.events]
 
     def start(self) -> None:
         """Connect in the background; paho keeps reconnecting on its own."""
