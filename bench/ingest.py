@@ -1,7 +1,7 @@
 """Ingest benchmark: uplinks/s end to end, Lorakeet against a naive baseline and the raw
 paho receive ceiling, in one run on one machine.
 
-    .venv/bin/python bench/ingest.py [--n 50000] [--rounds 3] [--devices 1000]
+    .venv/bin/python bench/ingest.py [--n 50000] [--rounds 3] [--devices 1000] [--bridges 1,2]
 
 A private Mosquitto and a private InfluxDB 1.x are started on free loopback ports. Each
 consumer runs in its own process (so CPU time and peak RSS are its own) and is fed by a
@@ -14,7 +14,9 @@ Consumers:
 - naive:    paho -> json -> base64 -> fixed-offset decode -> line protocol -> 5k-batch
             POST /write, all inside on_message (the baseline from measurements.md);
 - influxdb: the Lorakeet bridge (QoS 0, Cayenne LPP decoder from the registry) into InfluxDB;
-- sqlite:   the same bridge into the embedded SQLite store.
+- sqlite:   the same bridge into the embedded SQLite store;
+- "x2":     with ``--bridges 1,2``, the same with two bridge processes sharing the
+            subscription (``mqtt.share_group``), the way to use a second core.
 """
 
 from __future__ import annotations
@@ -183,8 +185,13 @@ def consume_naive(port: int, n: int, influx_url: str, db: str) -> None:
 
 
 def consume_lorakeet(
-    port: int, n: int, devices: int, store_kind: str, influx_url: str, db: str, tmp: str
+    port: int, n: int, devices: int, store_kind: str, influx_url: str, db: str, tmp: str, share: str
 ) -> None:
+    """The bridge; with ``share`` set, one of several in a shared subscription group.
+
+    Prints ``STORED <count> <ns>`` whenever its stored count moves (the driver adds them
+    up over the group and decides when all N are in) and reports when told ``STOP``.
+    """
     from lorakeet.gateway_bridge.bridge import Bridge
     from lorakeet.settings import MqttSettings, PipelineSettings, Settings, StoreSettings
     from lorakeet.storage.records import DeviceKey
@@ -198,13 +205,17 @@ def consume_lorakeet(
     )
     settings = Settings(
         mqtt=MqttSettings(
-            url=f"mqtt://127.0.0.1:{port}", qos=0, client_id="lorakeet-bench", clean_session=True
+            url=f"mqtt://127.0.0.1:{port}",
+            qos=0,
+            client_id=f"lorakeet-bench-{os.getpid()}",
+            clean_session=True,
+            share_group=share,
         ),
         store=store,
         pipeline=PipelineSettings(
-            batch_size=5000, flush_interval_s=0.1, workers=int(os.environ.get("BENCH_WORKERS", "1"))
+            batch_size=5000, flush_interval_s=0.1, workers=int(os.environ.get("BENCH_WORKERS", "0"))
         ),
-        registry_url=f"sqlite:///{tmp}/registry.db",
+        registry_url=f"sqlite:///{tmp}/registry-{os.getpid()}.db",
     )
     bridge = Bridge(settings)
     for i in range(devices):
@@ -221,38 +232,116 @@ def consume_lorakeet(
     bridge.mqtt.submit = timed_submit
     bridge.start()
     bridge.mqtt.wait_connected(10)
+    stop = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
     _ready()
     stats = bridge.pipeline.stats
-    deadline = time.monotonic() + 600
-    while stats.stored + stats.dedup_hits < n and time.monotonic() < deadline:
+    shown = 0
+    while not stop.is_set():
+        done = stats.stored + stats.dedup_hits
+        if done != shown:
+            shown = done
+            print(f"STORED {done} {time.time_ns()}", flush=True)
         time.sleep(0.002)
-    last = time.time_ns()
-    counted = bridge.store.count_uplinks()
-    bridge.stop()  # the worker exits, so its CPU time is counted with ours
-    _report(first, last, counted, {"batches": stats.batches})
+    bridge.stop()  # the worker process (if any) exits, so its CPU time is counted with ours
+    _report(first, 0, shown, {"batches": stats.batches})
 
 
 # --- driver -----------------------------------------------------------------------------
 
 
-def run_consumer(args: list[str], port: int, messages: list[tuple[str, bytes]]) -> dict[str, float]:
+def run_consumers(
+    args: list[str], port: int, messages: list[tuple[str, bytes]], processes: int = 1
+) -> dict[str, float]:
+    """Start the consumer process(es), publish, and return the run's figures.
+
+    Single consumers report their own first and last times; a group of bridges prints
+    progress lines, and the run ends at the line that brings the group's total to N.
+    """
     from bench._mqtt_blast import blast
 
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "consumer", *args], stdout=subprocess.PIPE, text=True, cwd=ROOT
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("READY"):
-            break
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, "consumer", *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        for _ in range(processes)
+    ]
+    for p in procs:
+        assert p.stdout is not None
+        for line in p.stdout:
+            if line.startswith("READY"):
+                break
     time.sleep(0.2)
+    n = len(messages)
+    counts = [0] * len(procs)
+    last = [0]
+    complete = threading.Event()
+    results: list[dict[str, float]] = [{} for _ in procs]
+    lock = threading.Lock()
+
+    def read(i: int, p: subprocess.Popen[str]) -> None:
+        assert p.stdout is not None
+        for line in p.stdout:
+            if line.startswith("STORED "):
+                _, count, ns = line.split()
+                with lock:
+                    counts[i] = int(count)
+                    if sum(counts) >= n and not complete.is_set():
+                        last[0] = int(ns)
+                        complete.set()
+            elif line.startswith("RESULT "):
+                results[i] = json.loads(line[7:])
+                if not results[i]["last_ns"]:
+                    continue
+                last[0] = int(results[i]["last_ns"])
+                complete.set()
+
+    readers = [threading.Thread(target=read, args=(i, p), daemon=True) for i, p in enumerate(procs)]
+    for t in readers:
+        t.start()
     blast(port, messages)
-    result: dict[str, float] = {}
-    for line in proc.stdout:
-        if line.startswith("RESULT "):
-            result = json.loads(line[7:])
-    proc.wait(60)
-    return result
+    complete.wait(600)
+    for p in procs:
+        if p.stdin is not None:
+            try:
+                p.stdin.write("STOP\n")
+                p.stdin.flush()
+            except BrokenPipeError:
+                pass
+    for p in procs:
+        p.wait(60)
+    for t in readers:
+        t.join(10)
+    return {
+        "first_ns": min(r["first_ns"] for r in results if r.get("first_ns")),
+        "last_ns": last[0],
+        "stored": sum(r["stored"] for r in results),
+        "cpu_s": sum(r["cpu_s"] for r in results),
+        "maxrss_kb": max(r["maxrss_kb"] for r in results),
+    }
+
+
+def count_stored(kind: str, tmp: str, influx_url: str, db: str) -> int:
+    """Uplinks in the store after a bridge run (the 0-loss check reads the store itself)."""
+    from lorakeet.settings import StoreSettings
+    from lorakeet.storage.factory import open_store
+
+    store = open_store(
+        StoreSettings(
+            kind=kind,  # type: ignore[arg-type]
+            influx_url=influx_url,
+            influx_database=db,
+            sqlite_path=Path(tmp) / "bench.db",
+        )
+    )
+    try:
+        return store.count_uplinks()
+    finally:
+        store.close()
 
 
 def main() -> None:
@@ -261,54 +350,51 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--devices", type=int, default=1000)
     ap.add_argument("--only", default="ceiling,naive,influxdb,sqlite")
+    ap.add_argument(
+        "--bridges",
+        default="1",
+        help="bridge processes per Lorakeet run, comma-separated (e.g. 1,2: one alone, then two "
+        "sharing the subscription as $share/bench/...)",
+    )
     opts = ap.parse_args()
 
     from lorakeet.gateway_bridge.broker import LocalBroker
     from tests.services import InfluxServer
 
-    kinds = opts.only.split(",")
+    runs: list[tuple[str, str, int]] = []  # (label, consumer kind, processes)
+    for kind in opts.only.split(","):
+        if kind in ("influxdb", "sqlite"):
+            runs += [(kind if b == 1 else f"{kind} x{b}", kind, b) for b in map(int, opts.bridges.split(","))]
+        else:
+            runs.append((kind, kind, 1))
     messages = make_messages(opts.n, opts.devices)
     influx = InfluxServer().start()
-    results: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
+    results: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in runs}
     try:
         for r in range(opts.rounds):
-            for kind in kinds:
+            for label, kind, processes in runs:
                 with (
                     LocalBroker(kind="mosquitto", persistence=False) as broker,
                     tempfile.TemporaryDirectory() as tmp,
                 ):
-                    db = f"bench_{kind}_{r}"
-                    args = {
-                        "ceiling": ["ceiling", str(broker.port), str(opts.n)],
-                        "naive": ["naive", str(broker.port), str(opts.n), influx.url, db],
-                        "influxdb": [
-                            "lorakeet",
-                            str(broker.port),
-                            str(opts.n),
-                            str(opts.devices),
-                            "influxdb",
-                            influx.url,
-                            db,
-                            tmp,
-                        ],
-                        "sqlite": [
-                            "lorakeet",
-                            str(broker.port),
-                            str(opts.n),
-                            str(opts.devices),
-                            "sqlite",
-                            influx.url,
-                            db,
-                            tmp,
-                        ],
-                    }[kind]
-                    res = run_consumer(args, broker.port, messages)
+                    db = f"bench_{kind}_{processes}_{r}"
+                    port, n = str(broker.port), str(opts.n)
+                    if kind == "ceiling":
+                        args = ["ceiling", port, n]
+                    elif kind == "naive":
+                        args = ["naive", port, n, influx.url, db]
+                    else:
+                        share = "bench" if processes > 1 else ""
+                        args = ["lorakeet", port, n, str(opts.devices), kind, influx.url, db, tmp, share]
+                    res = run_consumers(args, broker.port, messages, processes)
+                    if kind in ("influxdb", "sqlite"):
+                        res["stored"] = count_stored(kind, tmp, influx.url, db)
                     rate = opts.n / ((res["last_ns"] - res["first_ns"]) / 1e9)
                     res["rate"] = rate
-                    results[kind].append(res)
+                    results[label].append(res)
                     lost = opts.n - int(res["stored"])
                     print(
-                        f"round {r + 1} {kind:9s} {rate:9,.0f} uplinks/s  stored {int(res['stored']):,} "
+                        f"round {r + 1} {label:12s} {rate:9,.0f} uplinks/s  stored {int(res['stored']):,} "
                         f"(lost {lost})  cpu {res['cpu_s'] * 1e6 / opts.n:6.1f} µs/uplink  "
                         f"rss {res['maxrss_kb'] / 1024:5.1f} MB",
                         flush=True,
@@ -318,20 +404,17 @@ def main() -> None:
 
     med = {k: statistics.median(x["rate"] for x in v) for k, v in results.items() if v}
     print(f"\nmedians over {opts.rounds} rounds, N={opts.n:,} TTN uplinks, {opts.devices} devices, QoS 0")
-    print(f"{'consumer':10s} {'uplinks/s':>10s} {'cpu µs/up':>10s} {'peak RSS':>9s} {'lost':>5s}")
+    print(f"{'consumer':12s} {'uplinks/s':>10s} {'cpu µs/up':>10s} {'peak RSS':>9s} {'lost':>5s}")
     for k, v in results.items():
         cpu = statistics.median(x["cpu_s"] for x in v) * 1e6 / opts.n
         rss = max(x["maxrss_kb"] for x in v) / 1024
         lost = max(opts.n - int(x["stored"]) for x in v)
-        print(f"{k:10s} {med[k]:10,.0f} {cpu:10.1f} {rss:7.1f}MB {lost:5d}")
-    if "ceiling" in med:
-        for k in ("naive", "influxdb", "sqlite"):
-            if k in med:
-                print(f"{k} / ceiling = {med[k] / med['ceiling']:.2f}")
-    if "naive" in med:
-        for k in ("influxdb", "sqlite"):
-            if k in med:
-                print(f"{k} / naive = {med[k] / med['naive']:.2f}")
+        print(f"{k:12s} {med[k]:10,.0f} {cpu:10.1f} {rss:7.1f}MB {lost:5d}")
+    for base in ("ceiling", "naive"):
+        if base in med:
+            for k in med:
+                if k not in ("ceiling", base):
+                    print(f"{k} / {base} = {med[k] / med[base]:.2f}")
 
 
 if __name__ == "__main__":
@@ -342,6 +425,6 @@ if __name__ == "__main__":
         elif role == "naive":
             consume_naive(int(a[0]), int(a[1]), a[2], a[3])
         else:
-            consume_lorakeet(int(a[0]), int(a[1]), int(a[2]), a[3], a[4], a[5], a[6])
+            consume_lorakeet(int(a[0]), int(a[1]), int(a[2]), a[3], a[4], a[5], a[6], a[7])
         os._exit(0)
     main()
