@@ -68,7 +68,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(codecs.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
 

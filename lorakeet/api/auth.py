@@ -3,6 +3,8 @@
 Keys look like ``lk_<43 url-safe chars>``. Only their SHA-256 is stored; a presented key is
 hashed, looked up by hash and compared with ``hmac.compare_digest``. Keys are never logged.
 Scopes nest: ``admin`` implies ``write`` implies ``read``; ``admin`` needs an admin account.
+Found keys are cached in the process: a key revoked through this process stops working at
+once, one revoked elsewhere within ``lorakeet.storage.registry.CACHE_TTL_S`` (1 s).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 
 from lorakeet.storage.registry import DeviceRow
 
@@ -67,8 +70,12 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def get_viewer(request: Request, services: ServicesDep) -> Viewer:
-    """The caller from ``Authorization: Bearer <key>``; anonymous without a header."""
+async def get_viewer(request: Request, services: ServicesDep) -> Viewer:
+    """The caller from ``Authorization: Bearer <key>``; anonymous without a header.
+
+    Async so that a cached key costs no thread-pool hop; a cache miss reads the registry in
+    the thread pool (see ``Registry.lookup_key`` for how soon a revocation takes effect).
+    """
     cached: Viewer | None = getattr(request.state, "viewer", None)
     if cached is not None:
         return cached
@@ -83,7 +90,10 @@ def get_viewer(request: Request, services: ServicesDep) -> Viewer:
     if not token.startswith(KEY_PREFIX) or len(token) > 200:
         raise _unauthorized("invalid API key")
     digest = hash_key(token)
-    found = services.registry.find_key(digest)
+    registry = services.registry
+    found = registry.cache.key(digest)
+    if found is None:
+        found = await run_in_threadpool(registry.lookup_key, digest)
     if found is None or not hmac.compare_digest(found.key_hash, digest):
         raise _unauthorized("invalid or revoked API key")
     viewer = Viewer(

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, ParamSpec, TypeVar
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from lorakeet.gateway_bridge.pipeline import Pipeline
 from lorakeet.settings import Settings
 from lorakeet.storage.factory import Store
 from lorakeet.storage.registry import Registry
+from lorakeet.storage.sqlite_store import SqliteStore
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass
@@ -22,6 +28,14 @@ class Services:
     store: Store
     pipeline: Pipeline | None = None  # webhook ingest hands messages to it (None: no ingest)
     ingest_timeout_s: float = 8.0  # a webhook waits this long for durability, then 503
+
+    async def quick_read(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a short store read: inline on the embedded SQLite store (a point read takes
+        microseconds, less than a thread-pool hop), in the thread pool for a networked store
+        (an InfluxDB query must not block the event loop)."""
+        if isinstance(self.store, SqliteStore):
+            return fn(*args, **kwargs)
+        return await run_in_threadpool(fn, *args, **kwargs)
 
 
 async def get_services(request: Request) -> Services:

@@ -4,16 +4,27 @@ SQLite by default, PostgreSQL when several API or bridge processes share it. The
 owned by Alembic (``lorakeet/storage/migrations``); opening a registry upgrades it to head.
 Devices the network delivers before anyone registered them are auto-registered as unowned,
 so no uplink is ever dropped for being unknown.
+
+The API's hot path reads API keys and devices through a small in-process cache
+(``lookup_key``, ``lookup_device``; hits alone: ``cache.key``, ``cache.device``). Every write made through
+any ``Registry`` of the same database in this process clears it at once; writes made by other
+processes (another API worker, ``lorakeet keys revoke``) are seen within ``CACHE_TTL_S``
+(``LookupCache`` says how).
 """
 
 from __future__ import annotations
 
+import math
+import sqlite3
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import (
     JSON,
@@ -42,6 +53,8 @@ from .records import DeviceKey
 KINDS = ("bin", "boat", "streetlight", "other")
 VISIBILITIES = ("public", "private")
 KEY_TOUCH_INTERVAL = timedelta(seconds=60)
+CACHE_TTL_S = 1.0  # how long another process's revocation or device change may go unseen
+CACHE_MAX_ENTRIES = 20_000
 
 
 class RegistryError(Exception):
@@ -217,6 +230,172 @@ class DeviceFilter:
     viewer_admin: bool = True
 
 
+class LookupCache:
+    """Found API keys (by hash) and devices (by key), valid while the database is unchanged.
+
+    Only found rows are kept, so a new key or device is never hidden. Writes through any
+    ``Registry`` of this database in this process call ``clear`` at once. Writes by other
+    processes are noticed by ``revalidate``, which reads a cheap database version (SQLite
+    ``PRAGMA data_version``, PostgreSQL ``pg_current_wal_lsn()``) at most every ``ttl`` seconds
+    and forgets everything when it moved; without a version, everything is forgotten every
+    ``ttl``. Between two checks, entries are served without I/O (``key``, ``device``), so a
+    change made elsewhere is seen within ``ttl``. ``clear`` bumps a generation: a lookup that
+    started before a write cannot store its (stale) answer after it.
+    """
+
+    def __init__(
+        self,
+        version: Callable[[], object] | None = None,
+        *,
+        ttl: float = CACHE_TTL_S,
+        maxsize: int = CACHE_MAX_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.version = version
+        self.ttl = ttl
+        self.maxsize = maxsize
+        self.clock = clock
+        self.generation = 0
+        self._checked_at = -math.inf
+        self._seen: object = None
+        self._keys: OrderedDict[str, KeyLookup] = OrderedDict()
+        self._devices: OrderedDict[DeviceKey, DeviceRow] = OrderedDict()
+        self._lock = threading.Lock()
+        self._check_lock = threading.Lock()
+
+    @property
+    def fresh(self) -> bool:
+        """True while entries may be served without asking the database."""
+        return self.clock() - self._checked_at < self.ttl
+
+    def key(self, key_hash: str) -> KeyLookup | None:
+        """The cached key while fresh, else None (no I/O)."""
+        return self._keys.get(key_hash) if self.fresh else None
+
+    def device(self, key: DeviceKey) -> DeviceRow | None:
+        """The cached device row while fresh, else None (no I/O); do not modify it."""
+        return self._devices.get(key) if self.fresh else None
+
+    def revalidate(self) -> None:
+        """Unless checked within ``ttl``: read the database version, forget all if it moved."""
+        if self.fresh:
+            return
+        with self._check_lock:
+            if self.fresh:
+                return
+            now = self.clock()
+            seen = None
+            if self.version is not None:
+                try:
+                    seen = self.version()
+                except Exception:  # unknown: treat as changed
+                    seen = None
+            if seen is None or seen != self._seen:
+                self.clear()
+            self._seen, self._checked_at = seen, now
+
+    def put_key(self, generation: int, key_hash: str, found: KeyLookup) -> None:
+        """Remember a key looked up while the cache was at ``generation``."""
+        self._put(self._keys, generation, key_hash, found)
+
+    def put_device(self, generation: int, key: DeviceKey, row: DeviceRow) -> None:
+        """Remember a device looked up while the cache was at ``generation``."""
+        self._put(self._devices, generation, key, row)
+
+    def _put(self, table: OrderedDict[Any, Any], generation: int, k: Any, v: Any) -> None:
+        if self.ttl <= 0:
+            return
+        with self._lock:
+            if generation != self.generation:
+                return
+            table[k] = v
+            table.move_to_end(k)
+            while len(table) > self.maxsize:
+                table.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget everything (after any write to keys, accounts or devices)."""
+        with self._lock:
+            self.generation += 1
+            self._keys.clear()
+            self._devices.clear()
+
+
+class _SqliteVersion:
+    """``PRAGMA data_version`` on a private read-only connection (opened on first use)."""
+
+    def __init__(self, path: str) -> None:
+        self.uri = f"file:{quote(path)}?mode=ro"
+        self.conn: sqlite3.Connection | None = None
+        self.lock = threading.Lock()
+
+    def __call__(self) -> object:
+        with self.lock:
+            if self.conn is None:
+                self.conn = sqlite3.connect(self.uri, uri=True, check_same_thread=False, timeout=30)
+            # fetchall: no statement (and so no read lock) stays open between checks
+            return self.conn.execute("PRAGMA data_version").fetchall()[0][0]
+
+    def close(self) -> None:
+        with self.lock:
+            if self.conn is not None:
+                self.conn.close()
+                self.conn = None
+
+
+def database_version(engine: Engine) -> Callable[[], object] | None:
+    """A cheap reader of a value that changes whenever any connection commits, or None."""
+    if engine.dialect.name == "sqlite":
+        path = engine.url.database
+        if not path or path == ":memory:" or path.startswith("file:"):
+            return None
+        return _SqliteVersion(path)
+    if engine.dialect.name == "postgresql":
+
+        def wal_position() -> object:
+            with engine.connect() as c:
+                return c.execute(text("SELECT pg_current_wal_lsn()")).scalar()
+
+        return wal_position
+    return None
+
+
+_CACHES: dict[str, tuple[LookupCache, int]] = {}
+_CACHES_LOCK = threading.Lock()
+
+
+def _cache_name(engine: Engine) -> str | None:
+    if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
+        return None  # every in-memory database is a different one
+    return engine.url.render_as_string(hide_password=False)
+
+
+def acquire_cache(engine: Engine) -> LookupCache:
+    """The process-wide lookup cache of one registry database; ``release_cache`` when done."""
+    name = _cache_name(engine)
+    if name is None:
+        return LookupCache()
+    with _CACHES_LOCK:
+        cache, users = _CACHES.get(name) or (LookupCache(database_version(engine)), 0)
+        _CACHES[name] = (cache, users + 1)
+        return cache
+
+
+def release_cache(engine: Engine) -> None:
+    """One user fewer of a shared cache; the last one closes its version reader."""
+    name = _cache_name(engine)
+    with _CACHES_LOCK:
+        if name is None or name not in _CACHES:
+            return
+        cache, users = _CACHES[name]
+        if users > 1:
+            _CACHES[name] = (cache, users - 1)
+            return
+        del _CACHES[name]
+    if isinstance(cache.version, _SqliteVersion):
+        cache.version.close()
+
+
 def make_engine(url: str) -> Engine:
     """An engine for a registry URL (``sqlite:///path`` or ``postgresql+psycopg://...``)."""
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
@@ -262,11 +441,16 @@ class Registry:
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._lock = threading.Lock()
+        self.cache = acquire_cache(self.engine)
+        self._closed = False
         if create:
             _upgrade(self.engine)
 
     def close(self) -> None:
         """Dispose of the connection pool."""
+        if not self._closed:
+            self._closed = True
+            release_cache(self.engine)
         self.engine.dispose()
 
     def session(self) -> Session:
@@ -279,6 +463,18 @@ class Registry:
         """The device's registry row (detached), or None."""
         with self.session() as s:
             return s.scalar(select(DeviceRow).where(_device_where(key)))
+
+    def lookup_device(self, key: DeviceKey) -> DeviceRow | None:
+        """``get_row`` through the lookup cache (see the module docstring); do not modify the row."""
+        self.cache.revalidate()
+        found = self.cache.device(key)
+        if found is not None:
+            return found
+        generation = self.cache.generation
+        row = self.get_row(key)
+        if row is not None:
+            self.cache.put_device(generation, key, row)
+        return row
 
     def get_device(self, key: DeviceKey) -> DeviceInfo | None:
         """The device, or None."""
@@ -305,6 +501,7 @@ class Registry:
                 s.commit()
             except IntegrityError:  # another process registered it in the meantime
                 s.rollback()
+        self.cache.clear()
         found = self.get_device(key)
         assert found is not None
         return found
@@ -338,6 +535,7 @@ class Registry:
             row.owner_id = owner_id
             row.source = "registered"
             s.commit()
+            self.cache.clear()
             return DeviceInfo.from_row(row)
 
     def create_device(self, key: DeviceKey, **fields: Any) -> DeviceRow:
@@ -353,6 +551,7 @@ class Registry:
             except IntegrityError:
                 s.rollback()
                 raise ConflictError(f"device {key.uid!r} exists already") from None
+            self.cache.clear()
             return row
 
     def update_device(self, key: DeviceKey, changes: Mapping[str, Any]) -> DeviceRow | None:
@@ -364,6 +563,7 @@ class Registry:
             for name, value in changes.items():
                 setattr(row, name, value)
             s.commit()
+            self.cache.clear()
             return row
 
     def delete_device(self, key: DeviceKey) -> bool:
@@ -371,6 +571,7 @@ class Registry:
         with self.session() as s:
             n = s.execute(delete(DeviceRow).where(_device_where(key))).rowcount  # type: ignore[attr-defined]
             s.commit()
+            self.cache.clear()
             return bool(n)
 
     def _device_query(self, f: DeviceFilter) -> Any:
@@ -454,6 +655,7 @@ class Registry:
             for name, value in changes.items():
                 setattr(row, name, value)
             s.commit()
+            self.cache.clear()
             return row
 
     def delete_account(self, account_id: int) -> list[DeviceKey]:
@@ -481,6 +683,7 @@ class Registry:
             s.execute(delete(ApiKeyRow).where(ApiKeyRow.account_id == account_id))
             s.execute(delete(AccountRow).where(AccountRow.id == account_id))
             s.commit()
+            self.cache.clear()
             return keys
 
     # -- API keys ------------------------------------------------------------------------------
@@ -519,6 +722,7 @@ class Registry:
             if row.revoked_at is None:
                 row.revoked_at = _now()
                 s.commit()
+            self.cache.clear()
             return row
 
     def find_key(self, key_hash: str) -> KeyLookup | None:
@@ -537,6 +741,18 @@ class Registry:
                 s.execute(update(ApiKeyRow).where(ApiKeyRow.id == row.id).values(last_used_at=now))
                 s.commit()
             return KeyLookup(row.id, row.account_id, row.key_hash, tuple(row.scopes or ()), bool(is_admin))
+
+    def lookup_key(self, key_hash: str) -> KeyLookup | None:
+        """``find_key`` through the lookup cache (see the module docstring)."""
+        self.cache.revalidate()
+        found = self.cache.key(key_hash)
+        if found is not None:
+            return found
+        generation = self.cache.generation
+        found = self.find_key(key_hash)
+        if found is not None:
+            self.cache.put_key(generation, key_hash, found)
+        return found
 
     # -- codecs and webhook secrets --------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from lorakeet.decoders import DECODERS
 from lorakeet.storage.records import DeviceKey
@@ -69,18 +70,33 @@ def parse_device_id(device: str) -> DeviceKey:
         raise HTTPException(status_code=422, detail=str(exc)) from None
 
 
-def visible_device(services: Services, viewer: Viewer, device: str) -> DeviceRow:
-    """The device if the viewer may see it, else 404 (private devices do not leak)."""
-    key = parse_device_id(device)
-    row = services.registry.get_row(key)
+def _visible(viewer: Viewer, device: str, row: DeviceRow | None) -> DeviceRow:
     if row is None or not can_view_device(viewer, row):
         raise HTTPException(status_code=404, detail=f"no device {device!r}")
     return row
 
 
+def visible_device(services: Services, viewer: Viewer, device: str) -> DeviceRow:
+    """The device if the viewer may see it, else 404 (private devices do not leak).
+
+    Read through the registry's lookup cache: fine for reads, not for deciding a write.
+    """
+    return _visible(viewer, device, services.registry.lookup_device(parse_device_id(device)))
+
+
+async def visible_device_async(services: Services, viewer: Viewer, device: str) -> DeviceRow:
+    """``visible_device`` for async routes: a cache hit needs no thread, a miss reads in one."""
+    key = parse_device_id(device)
+    registry = services.registry
+    row = registry.cache.device(key)
+    if row is None:
+        row = await run_in_threadpool(registry.lookup_device, key)
+    return _visible(viewer, device, row)
+
+
 def editable_device(services: Services, viewer: Viewer, device: str) -> DeviceRow:
-    """The device if the viewer may change it: 404 if unseen, 403 if only seen."""
-    row = visible_device(services, viewer, device)
+    """The device if the viewer may change it: 404 if unseen, 403 if only seen (read uncached)."""
+    row = _visible(viewer, device, services.registry.get_row(parse_device_id(device)))
     if not can_edit_device(viewer, row):
         raise HTTPException(status_code=403, detail="only the owner or an admin may change this device")
     return row

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from lorakeet.decoders import split_key
 from lorakeet.storage.records import DeviceKey, LatestValue
@@ -23,11 +24,12 @@ from ..deps import ServicesDep
 from ..errors import problem_responses
 from ..schemas import LatestPublic, LatestValuePublic, PointPublic, ReadingsPublic
 from ..timeparse import parse_duration, parse_time
-from .devices import visible_device
+from .devices import visible_device_async
 
 router = APIRouter(prefix="/v1/devices", tags=["readings"])
 
 MAX_POINTS = 10_000
+QUICK_POINTS = 2_000  # answers up to this many points are read on the event loop (SQLite)
 MAX_RAW_DAYS = 31
 MAX_AGG_DAYS = 400
 DAY_NS = 86_400 * 1_000_000_000
@@ -54,11 +56,12 @@ def latest_public(values: list[LatestValue]) -> list[LatestValuePublic]:
 
 
 @router.get("/{device}/latest", summary="Latest values of a device", responses=problem_responses(404, 422))
-def latest(services: ServicesDep, viewer: ViewerDep, device: str) -> LatestPublic:
+async def latest(services: ServicesDep, viewer: ViewerDep, device: str) -> LatestPublic:
     """The most recent value of every quantity the device reported."""
-    row = visible_device(services, viewer, device)
+    row = await visible_device_async(services, viewer, device)
     key = DeviceKey(row.application_id, row.device_id)
-    return LatestPublic(device=key.uid, values=latest_public(services.store.latest(key)))
+    values = await services.quick_read(services.store.latest, key)
+    return LatestPublic(device=key.uid, values=latest_public(values))
 
 
 def time_range(start: str, end: str) -> tuple[int, int]:
@@ -96,7 +99,7 @@ def _keys(quantities: str | None) -> list[str] | None:
         200: {"content": {"application/json": {}, "text/csv": {}}},
     },
 )
-def readings(
+async def readings(
     services: ServicesDep,
     viewer: ViewerDep,
     device: str,
@@ -135,13 +138,17 @@ def readings(
                 status_code=422,
                 detail=f"range/every gives more than {MAX_POINTS} windows; widen 'every' or narrow the range",
             )
-    row = visible_device(services, viewer, device)
+    row = await visible_device_async(services, viewer, device)
     key = DeviceKey(row.application_id, row.device_id)
+    store = services.store
+    # Small answers are read inline on SQLite (see quick_read); big ones in the thread pool.
+    windows = (end_ns - start_ns) // every_ns if every_ns is not None else limit
+    read = services.quick_read if min(windows, limit) <= QUICK_POINTS else run_in_threadpool
     if every_ns is not None:
-        agg_keys = keys if keys is not None else services.store.keys(key)
-        points = services.store.aggregate(key, agg_keys, start_ns, end_ns, every_ns, agg)[:limit]
+        agg_keys = keys if keys is not None else await read(store.keys, key)
+        points = (await read(store.aggregate, key, agg_keys, start_ns, end_ns, every_ns, agg))[:limit]
     else:
-        points = services.store.points(key, keys, start_ns, end_ns, limit)
+        points = await read(store.points, key, keys, start_ns, end_ns, limit)
     present = list(dict.fromkeys(k for p in points for k in p.values))
     columns = keys if keys is not None else sorted(present)
     units = {k: unit_of(k) for k in columns}
