@@ -254,6 +254,26 @@ def test_same_batch_twice_is_stored_once(store: Store) -> None:
     assert store.count_uplinks() == 5
 
 
+def test_within_a_batch_the_last_write_of_a_key_wins(store: Store) -> None:
+    # devices interleaved, times out of order, one uplink delivered twice with a new value
+    store.write(
+        [
+            up(B, T0 + 2 * H, 3, {"fill_pct": 30.0}),
+            up(A, T0 + H, 2, {"fill_pct": 20.0}),
+            up(B, T0, 1, {"fill_pct": 10.0}),
+            up(A, T0 + H, 2, {"fill_pct": 21.0}),
+            up(A, T0, 1, {"fill_pct": 5.0}),
+        ]
+    )
+    assert store.points(A, None, T0, T0 + 3 * H, 10) == [
+        Point(T0, {"fill_pct": 5.0}),
+        Point(T0 + H, {"fill_pct": 21.0}),
+    ]
+    assert store.latest(A) == [LatestValue("fill_pct", T0 + H, 21.0)]
+    assert store.latest(B) == [LatestValue("fill_pct", T0 + 2 * H, 30.0)]
+    assert len(store.uplinks(A, T0, T0 + 3 * H, 10)) == 2
+
+
 def test_rewrite_overwrites_values_and_decode_outcome(store: Store) -> None:
     store.write([up(A, T0, 1, decode_error="no decoder configured", decoder="none")])
     store.write([up(A, T0, 1, {"fill_pct": 42.0})])
