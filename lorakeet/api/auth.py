@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from lorakeet.storage.registry import DeviceRow
 
-from .deps import ServicesDep
+from .deps import services_of
 
 KEY_PREFIX = "lk_"
 SCOPES = ("read", "write", "admin")
@@ -70,7 +70,7 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def get_viewer(request: Request, services: ServicesDep) -> Viewer:
+async def get_viewer(request: Request) -> Viewer:
     """The caller from ``Authorization: Bearer <key>``; anonymous without a header.
 
     Async so that a cached key costs no thread-pool hop; a cache miss reads the registry in
@@ -90,7 +90,7 @@ async def get_viewer(request: Request, services: ServicesDep) -> Viewer:
     if not token.startswith(KEY_PREFIX) or len(token) > 200:
         raise _unauthorized("invalid API key")
     digest = hash_key(token)
-    registry = services.registry
+    registry = services_of(request).registry
     found = registry.cache.key(digest)
     if found is None:
         found = await run_in_threadpool(registry.lookup_key, digest)

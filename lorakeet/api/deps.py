@@ -38,10 +38,15 @@ class Services:
         return await run_in_threadpool(fn, *args, **kwargs)
 
 
-async def get_services(request: Request) -> Services:
-    """The app's services (async: no I/O, so no thread-pool hop per request)."""
+def services_of(request: Request) -> Services:
+    """The services of the app serving ``request``."""
     services: Services = request.app.state.services
     return services
+
+
+async def get_services(request: Request) -> Services:
+    """The app's services (async: no I/O, so no thread-pool hop per request)."""
+    return services_of(request)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

@@ -79,7 +79,7 @@ def web_viewer(services: Services, key: str | None) -> Viewer:
     if not key or not key.startswith(KEY_PREFIX) or len(key) > 200:
         return ANONYMOUS
     digest = hash_key(key)
-    found = services.registry.find_key(digest)
+    found = services.registry.lookup_key(digest)
     if found is None or not hmac.compare_digest(found.key_hash, digest):
         return ANONYMOUS
     return Viewer(
@@ -195,7 +195,7 @@ def logout() -> Response:
 def _device_row(request: Request, services: Services, device: str) -> tuple[Viewer, DeviceKey, Any]:
     viewer = _viewer(request, services)
     key = parse_device_id(device)
-    row = services.registry.get_row(key)
+    row = services.registry.lookup_device(key)
     if row is None or not can_view_device(viewer, row):
         raise HTTPException(status_code=404, detail=f"no device {device!r}")
     return viewer, key, row
