@@ -31,7 +31,7 @@ class MqttSettings(BaseModel):
     qos: int = Field(1, ge=0, le=1, description="TTS delivers QoS 0 only; local brokers and ChirpStack: 1")
     client_id: str = Field(
         "lorakeet-bridge",
-        description="unique per connection; with share_group and this default, host and pid are appended",
+        description="unique per connection; with share_group and clean_session, host and pid are appended",
     )
     share_group: str = Field(
         "",
@@ -54,9 +54,19 @@ class MqttSettings(BaseModel):
             raise ValueError("MQTT url must look like mqtt://host:1883 or mqtts://host:8883")
         return v
 
+    @model_validator(mode="after")
+    def _stable_id_for_shared_sessions(self) -> MqttSettings:
+        if self.share_group and not self.clean_session and "client_id" not in self.model_fields_set:
+            raise ValueError(
+                "a shared subscription with a persistent session needs a stable, distinct client_id "
+                "per bridge (e.g. LORAKEET_MQTT__CLIENT_ID=lorakeet-bridge-1): the broker keeps "
+                "queueing a share for every session, and one nobody resumes loses it"
+            )
+        return self
+
     @property
     def effective_client_id(self) -> str:
-        """The client id to connect with: a shared group's members must not collide."""
+        """The client id to connect with: clean-session members of a group must not collide."""
         if self.share_group and "client_id" not in self.model_fields_set:
             return f"{self.client_id}-{socket.gethostname()}-{os.getpid()}"
         return self.client_id

@@ -30,15 +30,22 @@ def test_empty_spool_path_means_no_spool(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_share_group_members_get_distinct_client_ids_unless_one_is_set() -> None:
-    shared = MqttSettings(share_group="ingest")
+    shared = MqttSettings(share_group="ingest", clean_session=True)
     assert shared.effective_client_id.startswith("lorakeet-bridge-")
     assert str(os.getpid()) in shared.effective_client_id
     assert MqttSettings(share_group="ingest", client_id="bridge-7").effective_client_id == "bridge-7"
     assert MqttSettings().effective_client_id == "lorakeet-bridge"
 
 
+def test_share_group_with_persistent_sessions_needs_a_stable_client_id() -> None:
+    """A restarted bridge under a new id would leave its old session queueing a share forever."""
+    with pytest.raises(ValidationError, match="stable, distinct client_id"):
+        MqttSettings(share_group="ingest")
+    assert MqttSettings(share_group="ingest", client_id="bridge-1").effective_client_id == "bridge-1"
+
+
 def test_share_group_and_leader_lock_exclude_each_other() -> None:
     with pytest.raises(ValidationError, match="exclude each other"):
-        Settings(mqtt=MqttSettings(share_group="g"), leader=LeaderSettings(enabled=True))
+        Settings(mqtt=MqttSettings(share_group="g", client_id="b-1"), leader=LeaderSettings(enabled=True))
     with pytest.raises(ValidationError):
-        MqttSettings(share_group="a/b")  # the group is one topic level
+        MqttSettings(share_group="a/b", client_id="b-1")  # the group is one topic level

@@ -27,6 +27,60 @@ from .topics import CHIRPSTACK_TEMPLATE, TTS_TEMPLATE, TopicTemplate
 
 log = logging.getLogger(__name__)
 
+READ_CHUNK = 256 * 1024
+"""Bytes asked of the socket per receive; one chunk holds hundreds of TTS uplinks."""
+
+
+class BufferedReads:
+    """A socket whose small reads are served from one large ``recv``.
+
+    paho reads each packet as ``recv(1)`` for its type, ``recv(1)`` per length byte and
+    ``recv(n)`` for the rest: four or five system calls per uplink, each letting go of
+    the GIL and taking it back against the pipeline thread. Here one ``recv`` serves many
+    packets, and ``pending()`` (which paho's loop asks of TLS sockets too) tells the loop
+    that buffered bytes are ready without waiting in ``select``. Everything else is the
+    wrapped socket's.
+    """
+
+    __slots__ = ("_buf", "_pos", "_sock")
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._buf = b""
+        self._pos = 0
+
+    def recv(self, bufsize: int) -> bytes:
+        """Up to ``bufsize`` bytes: from the buffer, else one large read of the socket."""
+        pos = self._pos
+        if pos >= len(self._buf):
+            data: bytes = self._sock.recv(max(bufsize, READ_CHUNK))
+            if len(data) <= bufsize:
+                return data
+            self._buf, self._pos = data, bufsize
+            return data[:bufsize]
+        end = pos + bufsize
+        self._pos = end
+        return self._buf[pos:end]
+
+    def pending(self) -> int:
+        """Bytes readable without touching the network (buffered here or in TLS)."""
+        inner = getattr(self._sock, "pending", None)
+        return len(self._buf) - self._pos + (inner() if inner is not None else 0)
+
+    def fileno(self) -> int:
+        """The wrapped socket's descriptor (for select)."""
+        return int(self._sock.fileno())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class BufferedClient(mqtt.Client):
+    """paho's client reading through :class:`BufferedReads`."""
+
+    def _create_socket(self) -> Any:
+        return BufferedReads(super()._create_socket())
+
 
 class MqttSource:
     """Subscribes to uplink topics and submits every message to a pipeline."""
@@ -46,7 +100,7 @@ class MqttSource:
         self.connections = 0
         self._ever_connected = False
         manual = cfg.qos > 0
-        self.client = mqtt.Client(
+        self.client = BufferedClient(
             CallbackAPIVersion.VERSION2,
             client_id=cfg.effective_client_id,
             clean_session=cfg.clean_session,
