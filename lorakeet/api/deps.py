@@ -6,6 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, ParamSpec, TypeVar
 
+import anyio.to_thread
+from anyio import CapacityLimiter
+from anyio.lowlevel import RunVar
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
@@ -17,6 +20,24 @@ from lorakeet.storage.sqlite_store import SqliteStore
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+BULK_READERS = 2
+_bulk_limiter: RunVar[CapacityLimiter] = RunVar("lorakeet_bulk_readers")
+
+
+async def bulk_read(fn: Callable[[], T]) -> T:
+    """Run a long read (thousands of rows) in a thread, at most ``BULK_READERS`` at a time.
+
+    Dozens of threads each fetching rows from SQLite fight over the GIL, which every row
+    fetch releases and takes back: throughput falls several-fold. Queueing them instead
+    keeps it and leaves the event loop free for short requests.
+    """
+    try:
+        limiter = _bulk_limiter.get()
+    except LookupError:
+        limiter = CapacityLimiter(BULK_READERS)
+        _bulk_limiter.set(limiter)
+    return await anyio.to_thread.run_sync(fn, limiter=limiter)
 
 
 @dataclass

@@ -55,6 +55,7 @@ VISIBILITIES = ("public", "private")
 KEY_TOUCH_INTERVAL = timedelta(seconds=60)
 CACHE_TTL_S = 1.0  # how long another process's revocation or device change may go unseen
 CACHE_MAX_ENTRIES = 20_000
+PAGE_CACHE_ENTRIES = 64  # device listings (fleet pages) kept, per filter and page
 
 
 class RegistryError(Exception):
@@ -260,6 +261,7 @@ class LookupCache:
         self._seen: object = None
         self._keys: OrderedDict[str, KeyLookup] = OrderedDict()
         self._devices: OrderedDict[DeviceKey, DeviceRow] = OrderedDict()
+        self._pages: OrderedDict[tuple[DeviceFilter, int, int], tuple[list[DeviceRow], int]] = OrderedDict()
         self._lock = threading.Lock()
         self._check_lock = threading.Lock()
 
@@ -275,6 +277,10 @@ class LookupCache:
     def device(self, key: DeviceKey) -> DeviceRow | None:
         """The cached device row while fresh, else None (no I/O); do not modify it."""
         return self._devices.get(key) if self.fresh else None
+
+    def devices_page(self, key: tuple[DeviceFilter, int, int]) -> tuple[list[DeviceRow], int] | None:
+        """A cached ``find_devices`` answer while fresh, else None (no I/O); do not modify it."""
+        return self._pages.get(key) if self.fresh else None
 
     def revalidate(self) -> None:
         """Unless checked within ``ttl``: read the database version, forget all if it moved."""
@@ -302,7 +308,15 @@ class LookupCache:
         """Remember a device looked up while the cache was at ``generation``."""
         self._put(self._devices, generation, key, row)
 
-    def _put(self, table: OrderedDict[Any, Any], generation: int, k: Any, v: Any) -> None:
+    def put_devices_page(
+        self, generation: int, key: tuple[DeviceFilter, int, int], page: tuple[list[DeviceRow], int]
+    ) -> None:
+        """Remember a ``find_devices`` answer got while the cache was at ``generation``."""
+        self._put(self._pages, generation, key, page, PAGE_CACHE_ENTRIES)
+
+    def _put(
+        self, table: OrderedDict[Any, Any], generation: int, k: Any, v: Any, maxsize: int | None = None
+    ) -> None:
         if self.ttl <= 0:
             return
         with self._lock:
@@ -310,7 +324,7 @@ class LookupCache:
                 return
             table[k] = v
             table.move_to_end(k)
-            while len(table) > self.maxsize:
+            while len(table) > (maxsize or self.maxsize):
                 table.popitem(last=False)
 
     def clear(self) -> None:
@@ -319,6 +333,7 @@ class LookupCache:
             self.generation += 1
             self._keys.clear()
             self._devices.clear()
+            self._pages.clear()
 
 
 class _SqliteVersion:
@@ -603,6 +618,20 @@ class Registry:
             # Tags are a JSON list: filter portably in Python.
             rows = [r for r in s.scalars(q) if f.tag in (r.tags or [])]
             return rows[offset : offset + limit], len(rows)
+
+    def lookup_devices(
+        self, f: DeviceFilter, *, limit: int = 100, offset: int = 0
+    ) -> tuple[list[DeviceRow], int]:
+        """``find_devices`` through the lookup cache (see the module docstring); do not modify."""
+        self.cache.revalidate()
+        key = (f, limit, offset)
+        found = self.cache.devices_page(key)
+        if found is not None:
+            return found
+        generation = self.cache.generation
+        page = self.find_devices(f, limit=limit, offset=offset)
+        self.cache.put_devices_page(generation, key, page)
+        return page
 
     def list_devices(
         self, *, kind: str | None = None, limit: int = 100, offset: int = 0

@@ -126,3 +126,14 @@ def test_a_lookup_racing_a_write_does_not_store_its_old_answer() -> None:
     cache.clear()  # a write lands while the lookup reads
     cache.put_device(generation, key, object())  # type: ignore[arg-type]
     assert cache.device(key) is None
+
+
+def test_fleet_listing_follows_device_changes_at_once(api_client: TestClient) -> None:
+    owner = signup(api_client)
+    register_device(api_client, owner, DEVICE, visibility="public")
+    fleet = "/v1/readings/latest?kind=bin"
+    assert [d["device"] for d in api_client.get(fleet).json()["devices"]] == [DEVICE]
+    patch = api_client.patch(f"/v1/devices/{DEVICE}", json={"visibility": "private"}, headers=owner.headers)
+    assert patch.status_code == 200
+    assert api_client.get(fleet).json()["devices"] == []
+    assert [d["device"] for d in api_client.get(fleet, headers=owner.headers).json()["devices"]] == [DEVICE]

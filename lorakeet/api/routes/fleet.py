@@ -11,7 +11,7 @@ from lorakeet.storage.records import DeviceKey
 from lorakeet.storage.registry import KINDS, DeviceFilter
 
 from ..auth import ViewerDep
-from ..deps import ServicesDep
+from ..deps import Services, ServicesDep, bulk_read
 from ..errors import problem_responses
 from ..schemas import FleetLatestPublic
 from .readings import dt, unit_of
@@ -27,7 +27,7 @@ MAX_FLEET = 5000
     summary="Latest values of a fleet",
     responses=problem_responses(422),
 )
-def fleet_latest(
+async def fleet_latest(
     services: ServicesDep,
     viewer: ViewerDep,
     kind: Annotated[
@@ -41,7 +41,12 @@ def fleet_latest(
     if kind is not None and kind not in KINDS:
         raise HTTPException(status_code=422, detail=f"kind must be one of {', '.join(KINDS)}")
     f = DeviceFilter(kind=kind, viewer_id=viewer.account_id, viewer_admin=viewer.is_admin)
-    rows, total = services.registry.find_devices(f, limit=limit, offset=offset)
+    body = await bulk_read(lambda: _fleet_json(services, f, kind, limit, offset))
+    return Response(body, media_type="application/json")
+
+
+def _fleet_json(services: Services, f: DeviceFilter, kind: str | None, limit: int, offset: int) -> bytes:
+    rows, total = services.registry.lookup_devices(f, limit=limit, offset=offset)
     keys = [DeviceKey(r.application_id, r.device_id) for r in rows]
     latest = services.store.latest_many(keys)
     # Built as plain data and serialised once: a fleet page holds thousands of values, and
@@ -55,16 +60,11 @@ def fleet_latest(
             "latitude": r.latitude,
             "longitude": r.longitude,
             "values": [
-                {"key": v.key, "value": v.value, "unit": unit_of(v.key), "time": _iso(v.time_ns)}
+                {"key": v.key, "value": v.value, "unit": unit_of(v.key), "time": dt(v.time_ns)}
                 for v in latest.get(key, ())
             ],
         }
         for r, key in zip(rows, keys, strict=True)
     ]
     body = {"kind": kind, "count": len(devices), "total": total, "devices": devices}
-    return Response(orjson.dumps(body), media_type="application/json")
-
-
-def _iso(ns: int) -> str:
-    """RFC 3339 in UTC, microseconds, as the pydantic models render datetimes."""
-    return dt(ns).isoformat().replace("+00:00", "Z")
+    return orjson.dumps(body, option=orjson.OPT_UTC_Z)  # times as pydantic renders them
