@@ -276,9 +276,10 @@ def settle(url: str, timeout: float = 120.0) -> None:
 
 
 def run_http(label: str, url: str, n_devices: int, now_ns: int, args: argparse.Namespace, tmp: Path) -> None:
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"\n{label}: HTTP, lorakeet api --workers {args.workers} in a child process, wrk, "
-        f"{args.seconds:g} s x {args.rounds} rounds (medians)"
+        f"{args.seconds:g} s x {args.rounds} rounds (medians); {os.cpu_count()} CPUs, load {load}"
     )
     print(f"  {'scenario':<30} {'conns':>5} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
     for name, template, conns in scenarios(now_ns, args.connections):
