@@ -25,6 +25,9 @@ At each step, medians of ``--reps`` calls (a random device per call):
   clustering buy;
 * the database file size and the WAL size.
 
+Each figure is a median of wall time; the store's figures also as the median of this
+process's CPU time, which other jobs on a shared machine disturb less.
+
 The end prints the ratios of the last step to the first one (10M / 1M with the default
 steps): store-level cost growth within one run. Targets (issue "Fast ingest and fast
 queries", 1k devices / 10M readings on SQLite): store-level cost well below the API's
@@ -101,25 +104,26 @@ class Feed:
         return self.written * PER_UPLINK
 
 
-def timed(fn: Callable[[], object], n: int) -> float:
-    """Median seconds of ``n`` calls."""
-    times = []
+def timed(fn: Callable[[], object], n: int) -> tuple[float, float]:
+    """Median wall seconds and median CPU seconds (this process) of ``n`` calls."""
+    wall, cpu = [], []
     for _ in range(n):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return statistics.median(wall), statistics.median(cpu)
 
 
-def grow(store: SqliteStore, feed: Feed, target: int) -> Iterator[float]:
-    """Write batches until ``target`` readings; yields the store time of the last ``MEASURED``."""
+def grow(store: SqliteStore, feed: Feed, target: int) -> Iterator[tuple[float, float]]:
+    """Write batches until ``target`` readings; yields wall and CPU time of the last ``MEASURED``."""
     while feed.readings + BATCH * PER_UPLINK * MEASURED < target:
         store.write(feed.batch())
     while feed.readings < target:
         batch = feed.batch()
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         store.write(batch)
-        yield time.perf_counter() - t0
+        yield time.perf_counter() - t0, time.process_time() - c0
 
 
 def file_size(path: Path) -> int:
@@ -161,7 +165,7 @@ def measure(store: SqliteStore, feed: Feed, db: Path, reps: int, naive_reps: int
         ).fetchall()
 
     d0 = devs[0]
-    out = {
+    timings = {
         "latest": timed(lambda: store.latest(rng.choice(devs)), reps * 20),
         "latest_many": timed(lambda: store.latest_many(fleet), reps),
         "agg": timed(agg, reps * 10),
@@ -170,10 +174,13 @@ def measure(store: SqliteStore, feed: Feed, db: Path, reps: int, naive_reps: int
         "naive_fleet": timed(lambda: naive_latest_of([s for d in fleet for s in sids[d]]), naive_reps),
         "naive_agg": timed(naive_agg, naive_reps),
     }
-    out = {k: v * 1e3 for k, v in out.items()}
+    out = {k: v[0] * 1e3 for k, v in timings.items()}
+    out |= {f"{k}_cpu": v[1] * 1e3 for k, v in timings.items()}
     out["agg_rows"] = len(store.points(d0, ["fill_pct"], now - 30 * DAY, now, 1_000_000))
     out["agg_windows"] = len(store.aggregate(d0, ["fill_pct"], now - 30 * DAY, now, HOUR, "mean"))
     out["raw_points"] = len(store.points(d0, None, now - DAY, now, 10_000))
+    pages = conn.execute("PRAGMA page_count").fetchone()[0] * conn.execute("PRAGMA page_size").fetchone()[0]
+    out["size_mb"] = pages / 1e6  # the database as readers see it, WAL frames included
     out["db_mb"] = file_size(db) / 1e6
     out["wal_mb"] = file_size(db.with_name(db.name + "-wal")) / 1e6
     return out
@@ -191,19 +198,26 @@ def report(n: int, ingest: dict[str, float], q: dict[str, float]) -> None:
     print(f"\n== {n:,} readings ({n // PER_UPLINK:,} uplinks) ==")
     print(
         f"  ingest, {BATCH:,}-uplink batch ({BATCH * PER_UPLINK:,} readings), store.write only: "
-        f"{ingest['us']:.2f} µs/reading, {ingest['rate']:,.0f} readings/s "
+        f"{ingest['us']:.2f} µs/reading ({ingest['cpu_us']:.2f} CPU), {ingest['rate']:,.0f} readings/s "
         f"(fill since previous step incl. building batches: {ingest['fill_rate']:,.0f} readings/s)"
     )
-    print(f"  {'query':<28} {'store ms':>10} {'naive ms':>10}  {'naive':<24} {'naive/store':>11}")
+    print(
+        f"  {'query':<28} {'store ms':>10} {'(CPU ms)':>10} {'naive ms':>10}  {'naive':<24} "
+        f"{'naive/store':>11}"
+    )
     for name, key, nkey, nlabel in QUERIES:
         naive = f"{q[nkey]:10.3f}" if nkey else f"{'':>10}"
         ratio = f"{q[nkey] / q[key]:10.0f}x" if nkey else ""
-        print(f"  {name:<28} {q[key]:10.3f} {naive}  {nlabel:<24} {ratio:>11}")
+        print(f"  {name:<28} {q[key]:10.3f} {q[key + '_cpu']:10.3f} {naive}  {nlabel:<24} {ratio:>11}")
     print(
         f"  30-day window of one key: {q['agg_rows']:.0f} readings in {q['agg_windows']:.0f} hourly windows; "
         f"1-day range: {q['raw_points']:.0f} points"
     )
-    print(f"  database {q['db_mb']:,.1f} MB, WAL {q['wal_mb']:,.1f} MB", flush=True)
+    print(
+        f"  database {q['size_mb']:,.1f} MB ({q['size_mb'] * 1e6 / n:.0f} bytes/reading); "
+        f"files: readings.db {q['db_mb']:,.1f} MB, WAL {q['wal_mb']:,.1f} MB",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -242,9 +256,10 @@ def main() -> None:
             t0, r0 = time.perf_counter(), feed.readings
             writes = list(grow(store, feed, n))
             fill_rate = (feed.readings - r0) / (time.perf_counter() - t0)
-            w = statistics.median(writes)
+            w = statistics.median(x[0] for x in writes)
             ingest = {
                 "us": w / (BATCH * PER_UPLINK) * 1e6,
+                "cpu_us": statistics.median(x[1] for x in writes) / (BATCH * PER_UPLINK) * 1e6,
                 "rate": BATCH * PER_UPLINK / w,
                 "fill_rate": fill_rate,
             }
@@ -256,13 +271,17 @@ def main() -> None:
         (n0, i0, q0), (n1, i1, q1) = results[0], results[-1]
         if len(results) > 1:
             print(f"\nratios {n1 / 1e6:g}M / {n0 / 1e6:g}M (cost growth; 1.0 = flat):")
-            print(f"  ingest µs/reading            {i1['us'] / i0['us']:6.2f}")
+            print(f"  {'':<28} {'wall':>6} {'CPU':>6}")
+            print(
+                f"  {'ingest µs/reading':<28} {i1['us'] / i0['us']:6.2f} {i1['cpu_us'] / i0['cpu_us']:6.2f}"
+            )
             for name, key, nkey, _ in QUERIES:
                 naive = f"   naive {q1[nkey] / q0[nkey]:7.2f}" if nkey else ""
-                print(f"  {name:<28} {q1[key] / q0[key]:6.2f}{naive}")
+                cpu = q1[key + "_cpu"] / q0[key + "_cpu"]
+                print(f"  {name:<28} {q1[key] / q0[key]:6.2f} {cpu:6.2f}{naive}")
             per_row = (q1["agg"] / q1["agg_rows"]) / (q0["agg"] / q0["agg_rows"])
             print(f"  30-day hourly mean per reading in the window {per_row:6.2f}")
-            print(f"  database size                {q1['db_mb'] / q0['db_mb']:6.2f}")
+            print(f"  database size                {q1['size_mb'] / q0['size_mb']:6.2f}")
     finally:
         store.close()
         if tmp is not None:
