@@ -195,7 +195,8 @@ QUERIES = [
 
 
 def report(n: int, ingest: dict[str, float], q: dict[str, float]) -> None:
-    print(f"\n== {n:,} readings ({n // PER_UPLINK:,} uplinks) ==")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"\n== {n:,} readings ({n // PER_UPLINK:,} uplinks) ==  load average {load}")
     print(
         f"  ingest, {BATCH:,}-uplink batch ({BATCH * PER_UPLINK:,} readings), store.write only: "
         f"{ingest['us']:.2f} µs/reading ({ingest['cpu_us']:.2f} CPU), {ingest['rate']:,.0f} readings/s "
