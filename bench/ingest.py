@@ -195,6 +195,7 @@ def consume_lorakeet(
     from lorakeet.gateway_bridge.bridge import Bridge
     from lorakeet.settings import MqttSettings, PipelineSettings, Settings, StoreSettings
     from lorakeet.storage.records import DeviceKey
+    from lorakeet.storage.registry import Registry
 
     store = StoreSettings(
         kind=store_kind,  # type: ignore[arg-type]
@@ -217,9 +218,11 @@ def consume_lorakeet(
         ),
         registry_url=f"sqlite:///{tmp}/registry-{os.getpid()}.db",
     )
-    bridge = Bridge(settings)
+    registry = Registry(settings.registry_url)  # the fleet is registered before the bridge starts
     for i in range(devices):
-        bridge.registry.upsert_device(DeviceKey(APP, f"dev-{i:04d}"), kind="other", decoder="cayenne_lpp")
+        registry.upsert_device(DeviceKey(APP, f"dev-{i:04d}"), kind="other", decoder="cayenne_lpp")
+    registry.close()
+    bridge = Bridge(settings)
     first = 0
     submit = bridge.pipeline.submit
 

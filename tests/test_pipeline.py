@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from lorakeet.gateway_bridge.devices import DeviceDirectory
 from lorakeet.gateway_bridge.pipeline import Decoding, Inbound, Pipeline
 from lorakeet.gateway_bridge.simulator import ttn_uplink_body
@@ -171,3 +173,26 @@ def test_observers_see_durable_uplinks_and_cannot_break_ingest() -> None:
     p.process([msg(1), msg(2)])
     assert seen == [1, 2]
     assert len(w.stored) == 2
+
+
+def test_a_preloaded_fleet_is_refreshed_a_few_devices_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Preloaded entries expire spread over the TTL's second half, not all in one batch."""
+    now = [1000.0]
+    monkeypatch.setattr("lorakeet.gateway_bridge.devices.time.monotonic", lambda: now[0])
+    keys = [DeviceKey("town-bins", f"bin-{i}") for i in range(1000)]
+    source = StaticDevices(*(DeviceInfo(k, kind="bin") for k in keys))
+    lookups: list[DeviceKey] = []
+    ensure = source.ensure_device
+    monkeypatch.setattr(source, "ensure_device", lambda k, e=None: lookups.append(k) or ensure(k, e))
+    directory = DeviceDirectory(source, ttl=30.0)
+    assert directory.preload(source.infos.values()) == 1000
+    refreshed_per_second = []
+    for second in range(1, 31):
+        now[0] = 1000.0 + second
+        before = len(lookups)
+        for k in keys:
+            directory.device(k)
+        refreshed_per_second.append(len(lookups) - before)
+    assert refreshed_per_second[:14] == [0] * 14  # nothing before half the TTL
+    assert sum(refreshed_per_second) == 1000  # each device once within the TTL
+    assert max(refreshed_per_second) < 150  # spread out, not 1000 at once

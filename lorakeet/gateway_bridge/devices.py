@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Iterable
@@ -40,11 +41,16 @@ class DeviceDirectory:
         return info
 
     def preload(self, infos: Iterable[DeviceInfo]) -> int:
-        """Fill the cache in bulk (at start: one query instead of one per device)."""
-        expires = time.monotonic() + self.ttl
+        """Fill the cache in bulk (at start: one query instead of one per device).
+
+        Expiry times are spread over the second half of the TTL, so that a fleet loaded at
+        once is not looked up again all at once (a thousand queries in one batch).
+        """
+        now = time.monotonic()
+        spread = random.Random(0)
         with self._lock:
             for info in infos:
-                self._cache[info.key] = (expires, info)
+                self._cache[info.key] = (now + self.ttl * (0.5 + spread.random() / 2), info)
             return len(self._cache)
 
     def invalidate(self, key: DeviceKey | None = None) -> None:
