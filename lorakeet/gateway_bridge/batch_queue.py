@@ -32,6 +32,7 @@ class BatchQueue(Generic[T]):
         self._not_full = threading.Condition(self._lock)
         self._closed = False
         self._want = 1  # items the waiting consumer needs before it wants a wake-up
+        self.accepted = 0  # items ever put (the consumer counts what it finished against it)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -49,6 +50,7 @@ class BatchQueue(Generic[T]):
             if self._closed:
                 raise QueueClosed
             self._items.append(item)
+            self.accepted += 1
             n = len(self._items)
             if n == 1 or n >= self._want:
                 self._not_empty.notify()

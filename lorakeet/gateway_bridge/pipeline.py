@@ -158,19 +158,13 @@ class Pipeline:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._idle = threading.Condition()
-        self._in_flight = 0
+        self._finished = 0  # messages processed, against queue.accepted
 
     # -- producers -----------------------------------------------------------------------
 
     def submit(self, msg: Inbound, timeout: float | None = None) -> bool:
         """Hand a message over; blocks while the queue is full. False on timeout."""
-        with self._idle:
-            self._in_flight += 1
-        ok = self.queue.put(msg, timeout)
-        if not ok:
-            with self._idle:
-                self._in_flight -= 1
-        return ok
+        return self.queue.put(msg, timeout)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -198,7 +192,7 @@ class Pipeline:
         """Wait until every submitted message has been processed."""
         deadline = time.monotonic() + timeout
         with self._idle:
-            while self._in_flight:
+            while self._finished < self.queue.accepted:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
@@ -216,6 +210,10 @@ class Pipeline:
                 self._replay()
                 continue
             self.process(batch)
+            with self._idle:
+                self._finished += len(batch)
+                if self._finished >= self.queue.accepted:
+                    self._idle.notify_all()
 
     # -- the work ------------------------------------------------------------------------
 
@@ -445,11 +443,6 @@ class Pipeline:
                     msg.done(error)
                 except Exception:
                     log.exception("acknowledgement callback failed for topic %r", msg.topic)
-        with self._idle:
-            self._in_flight -= len(batch)
-            if self._in_flight <= 0:
-                self._in_flight = 0
-                self._idle.notify_all()
 
 
 def _with_arrival_time(u: Uplink, arrived_ns: int) -> Uplink:

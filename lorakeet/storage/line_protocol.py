@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable
+from functools import lru_cache
 
 import orjson
 
@@ -32,6 +33,8 @@ def escape_tag(value: str) -> str:
 
 def field_value(value: Value) -> str:
     """A field value: floats bare, booleans as true/false, strings quoted."""
+    if type(value) is float:  # the common case first
+        return repr(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
@@ -41,7 +44,9 @@ def field_value(value: Value) -> str:
     return '"' + value.translate(_STR_ESCAPES) + '"'
 
 
+@lru_cache(maxsize=1 << 16)
 def _series(measurement: str, app: str, dev: str, kind: str) -> str:
+    """Measurement and tags, escaped (the same few per device, so kept)."""
     return (
         f"{measurement},application_id={escape_tag(app)},device_id={escape_tag(dev)},kind={escape_tag(kind)}"
     )
