@@ -5,8 +5,9 @@ Run: ``.venv/bin/python bench/decoders.py [--rounds 7] [--reps 2000]``
 Table-driven: :data:`PAYLOADS` maps a decoder name to ``(f_port, hex)`` payloads. It holds
 Cayenne LPP, CBOR and the Lorakeet reference devices, plus every TTN Device Repository
 example in ``tests/decoders/vectors`` whose codec name matches a registered decoder
-(``dragino__ldds75`` -> ``dragino_ldds75``). Only registered decoders are run, so decoders
-added later join automatically once registered.
+(``dragino__ldds75`` -> ``dragino_ldds75``, ``milesight-iot__ws202`` -> ``milesight_ws202``).
+Only registered decoders are run, so decoders added later join automatically once
+registered.
 
 For each decoder the figure is the median over rounds of (round time / decoded payloads).
 Decoders with a JS twin in :data:`JS_CODECS` are also run through
@@ -129,6 +130,9 @@ def _add_repository_vectors() -> None:
         data = json.loads(path.read_text())
         codec = path.name.split("-codec")[0]
         name = codec.replace("__", "_").replace("-", "_")
+        if name not in DECODERS:  # vendor ids with a suffix: "milesight-iot__ws202" -> milesight_ws202
+            vendor, model = codec.split("__", 1)
+            name = f"{vendor.split('-')[0]}_{model.replace('-', '_')}"
         examples = [(e["fPort"], e["bytes_hex"]) for e in data["examples"] if e["expected"] is not None]
         if examples:
             PAYLOADS.setdefault(name, examples)
