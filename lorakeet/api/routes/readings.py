@@ -13,14 +13,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from lorakeet.decoders import split_key
-from lorakeet.storage.records import DeviceKey, LatestValue
+from lorakeet.storage.records import DeviceKey, LatestValue, Point
 
 from ..auth import ViewerDep
 from ..csvout import points_csv
-from ..deps import ServicesDep
+from ..deps import ServicesDep, bulk_read
 from ..errors import problem_responses
 from ..schemas import LatestPublic, LatestValuePublic, PointPublic, ReadingsPublic
 from ..timeparse import parse_duration, parse_time
@@ -29,7 +28,6 @@ from .devices import visible_device_async
 router = APIRouter(prefix="/v1/devices", tags=["readings"])
 
 MAX_POINTS = 10_000
-QUICK_POINTS = 2_000  # answers up to this many points are read on the event loop (SQLite)
 MAX_RAW_DAYS = 31
 MAX_AGG_DAYS = 400
 DAY_NS = 86_400 * 1_000_000_000
@@ -141,14 +139,16 @@ async def readings(
     row = await visible_device_async(services, viewer, device)
     key = DeviceKey(row.application_id, row.device_id)
     store = services.store
-    # Small answers are read inline on SQLite (see quick_read); big ones in the thread pool.
-    windows = (end_ns - start_ns) // every_ns if every_ns is not None else limit
-    read = services.quick_read if min(windows, limit) <= QUICK_POINTS else run_in_threadpool
-    if every_ns is not None:
-        agg_keys = keys if keys is not None else await read(store.keys, key)
-        points = (await read(store.aggregate, key, agg_keys, start_ns, end_ns, every_ns, agg))[:limit]
-    else:
-        points = await read(store.points, key, keys, start_ns, end_ns, limit)
+
+    def fetch() -> list[Point]:
+        if every_ns is None:
+            return store.points(key, keys, start_ns, end_ns, limit)
+        agg_keys = keys if keys is not None else store.keys(key)
+        return store.aggregate(key, agg_keys, start_ns, end_ns, every_ns, agg)[:limit]
+
+    # A range read can take tens of milliseconds: in a thread (the event loop keeps serving
+    # short requests), and only a few at a time (see bulk_read).
+    points = await bulk_read(fetch)
     present = list(dict.fromkeys(k for p in points for k in p.values))
     columns = keys if keys is not None else sorted(present)
     units = {k: unit_of(k) for k in columns}
