@@ -139,13 +139,49 @@ def test_oversize_and_non_json_bodies_are_rejected_and_kept_raw(caplog: pytest.L
     assert sum("rejected message" in r.message for r in caplog.records) == 2
 
 
-def test_second_process_cannot_share_a_spool(tmp_path: Path) -> None:
-    from lorakeet.storage.spool import SpoolError
+def test_processes_on_one_spool_path_take_separate_slots(tmp_path: Path) -> None:
+    """`lorakeet api --workers 2` gives both workers one path; each spools to its own file."""
+
+    def rejected(tag: bytes) -> list[RejectedMessage]:
+        return [RejectedMessage("ttn", "t", tag, "e", 1)]
 
     a = Spool(tmp_path / "s.db")
-    a.append([], [RejectedMessage("ttn", "t", b"x", "e", 1)])
+    a.append([], rejected(b"a"))
+    # flock is per open file description: a second open in this process counts as another process
     b = Spool(tmp_path / "s.db")
-    # flock is per open file description: a second open in this process conflicts too
-    with pytest.raises(SpoolError, match="in use"):
-        b.append([], [])
+    b.append([], rejected(b"b"))
+    assert (a.path.name, b.path.name) == ("s.db", "s-2.db")
     a.close()
+    b.close()
+    # after a restart, each process takes a slot left with batches and replays it
+    c, d = Spool(tmp_path / "s.db"), Spool(tmp_path / "s.db")
+    c.open_if_present()
+    d.open_if_present()
+    replayed = []
+    for sp in (c, d):
+        head = sp.peek()
+        assert head is not None
+        replayed.append(head[2][0].body)
+        sp.remove(head[0])
+        assert sp.peek() is None
+    assert sorted(replayed) == [b"a", b"b"]
+    e = Spool(tmp_path / "s.db")
+    e.open_if_present()  # every slot on disk is taken: nothing to replay here
+    assert e.peek() is None and e.depth == 0
+    for sp in (c, d, e):
+        sp.close()
+
+
+def test_a_spool_with_every_slot_taken_refuses_loudly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lorakeet.storage import spool as spool_module
+
+    monkeypatch.setattr(spool_module, "SLOTS", 2)
+    held = [Spool(tmp_path / "s.db"), Spool(tmp_path / "s.db")]
+    for sp in held:
+        sp.append([], [])
+    with pytest.raises(spool_module.SpoolError, match="all 2 slots are in use"):
+        Spool(tmp_path / "s.db").append([], [])
+    for sp in held:
+        sp.close()

@@ -8,9 +8,12 @@ another process holding it) raises :class:`SpoolError`; the caller must then kee
 batch unacknowledged and retry, never drop it.
 
 Records are serialised with :mod:`marshal` (our own file; plain tuples of the NamedTuple
-fields, format version in every row). One process owns a spool at a time (an exclusive
-``flock`` on ``<path>.lock``): two bridges sharing a file could replay each other's
-batches into the wrong store.
+fields, format version in every row). One process owns a spool file at a time (an
+exclusive ``flock`` on ``<file>.lock``): two processes sharing a file could replay each
+other's batches. Processes configured with the same path (``lorakeet api --workers N``,
+or N bridges on one host) each take the first free *slot*: ``spool.db``, then
+``spool-2.db``, ``spool-3.db``... up to :data:`SLOTS`. At start a process takes a free slot
+that holds batches left by an earlier run, so they are replayed by whoever comes up next.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from .records import RejectedMessage, StoredUplink, Uplink
 log = logging.getLogger(__name__)
 
 FORMAT = 1
+SLOTS = 64
+"""Spool files one configured path can stand for (one per process using it)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS batch (
@@ -84,7 +89,8 @@ class Spool:
     """A FIFO of batches in one SQLite file, opened on first use (or when it exists)."""
 
     def __init__(self, path: str | Path, *, max_pages: int | None = None) -> None:
-        self.path = Path(path)
+        self.configured = Path(path)
+        self.path = self.configured  # the slot file in use (see slots())
         self.max_pages = max_pages  # tests: simulate a full disk (SQLITE_FULL)
         self._db: sqlite3.Connection | None = None
         self._lock_file: IO[bytes] | None = None
@@ -96,21 +102,43 @@ class Spool:
 
     def exists(self) -> bool:
         """True when a spool file is on disk (possibly left by an earlier run)."""
-        return self.path.exists()
+        return any(p.exists() for p in self.slots())
 
-    def _open(self) -> sqlite3.Connection:
+    def slots(self) -> list[Path]:
+        """The files this spool's configured path stands for, in the order they are taken."""
+        base = self.configured
+        return [base] + [base.with_name(f"{base.stem}-{i}{base.suffix}") for i in range(2, SLOTS + 1)]
+
+    def _lock_slot(self, *, existing_only: bool) -> IO[bytes] | None:
+        """Lock the first free slot (only files already on disk when ``existing_only``)."""
+        try:
+            self.configured.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SpoolError(f"cannot create spool {self.configured}: {exc}") from exc
+        for path in self.slots():
+            if existing_only and not path.exists():
+                continue
+            try:
+                lock = (path.parent / (path.name + ".lock")).open("ab")
+            except OSError as exc:
+                raise SpoolError(f"cannot create spool {path}: {exc}") from exc
+            try:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                lock.close()
+                continue
+            self.path = path
+            return lock
+        if existing_only:
+            return None
+        raise SpoolError(f"spool {self.configured}: all {SLOTS} slots are in use by other processes")
+
+    def _open(self, *, existing_only: bool = False) -> sqlite3.Connection | None:
         if self._db is not None:
             return self._db
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            lock = (self.path.parent / (self.path.name + ".lock")).open("ab")
-        except OSError as exc:
-            raise SpoolError(f"cannot create spool {self.path}: {exc}") from exc
-        try:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            lock.close()
-            raise SpoolError(f"spool {self.path} is in use by another process") from exc
+        lock = self._lock_slot(existing_only=existing_only)
+        if lock is None:
+            return None
         try:
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
@@ -137,11 +165,15 @@ class Spool:
             )
         return db
 
+    def _open_any(self) -> sqlite3.Connection:
+        db = self._open()
+        assert db is not None  # a new slot is always opened (or SpoolError raised)
+        return db
+
     def open_if_present(self) -> None:
-        """Open a spool file left by an earlier run, so its batches are replayed."""
-        if self.exists():
-            with self._mutex:
-                self._open()
+        """Take a free slot left by an earlier run, so its batches are replayed."""
+        with self._mutex:
+            self._open(existing_only=True)
 
     def close(self) -> None:
         """Close the file and release the lock (batches stay on disk)."""
@@ -169,7 +201,7 @@ class Spool:
         """Durably add a batch at the end; raises SpoolError (nothing was added then)."""
         blob = encode(stored, rejected)
         with self._mutex:
-            db = self._open()
+            db = self._open_any()
             try:
                 db.execute(
                     "INSERT INTO batch (format, uplinks, rejected, body) VALUES (?, ?, ?, ?)",
@@ -183,9 +215,9 @@ class Spool:
     def peek(self) -> tuple[int, list[StoredUplink], list[RejectedMessage]] | None:
         """The oldest batch (id, uplinks, rejected), or None when empty."""
         with self._mutex:
-            if self._db is None and not self.exists():
+            db = self._open(existing_only=True)
+            if db is None:
                 return None
-            db = self._open()
             try:
                 row = db.execute("SELECT id, format, body FROM batch ORDER BY id LIMIT 1").fetchone()
             except sqlite3.Error as exc:
@@ -201,7 +233,7 @@ class Spool:
     def remove(self, batch_id: int) -> None:
         """Forget a batch once the store has it."""
         with self._mutex:
-            db = self._open()
+            db = self._open_any()
             try:
                 row = db.execute("SELECT uplinks + rejected FROM batch WHERE id = ?", (batch_id,)).fetchone()
                 db.execute("DELETE FROM batch WHERE id = ?", (batch_id,))
