@@ -164,6 +164,10 @@ class ApiSettings(BaseModel):
     open_signup: bool = Field(True, description="anyone may POST /v1/accounts; else admins only")
     rate_limit_per_minute: float = Field(600, gt=0, description="sustained requests per key (or IP)")
     rate_limit_burst: int = Field(120, ge=1, description="requests allowed in a burst")
+    ingest_rate_limit_per_minute: float = Field(
+        12_000, gt=0, description="sustained webhook uplinks per source address (TTS sends from a few)"
+    )
+    ingest_rate_limit_burst: int = Field(2_000, ge=1, description="webhook uplinks allowed in a burst")
 
 
 class AlertSettings(BaseModel):

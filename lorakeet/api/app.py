@@ -46,6 +46,7 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     app.state.rate_limits = TokenBuckets(cfg.rate_limit_per_minute, cfg.rate_limit_burst)
+    app.state.ingest_rate_limits = TokenBuckets(cfg.ingest_rate_limit_per_minute, cfg.ingest_rate_limit_burst)
     errors.install(app)
     if cfg.cors_origins:
         app.add_middleware(

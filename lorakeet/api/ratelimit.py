@@ -1,5 +1,9 @@
 """Token-bucket rate limits: one bucket per API key, or per client IP for anonymous callers.
 
+Webhook ingest (``/v1/ingest/...``) has buckets of its own, per source address and with
+a limit sized for uplink traffic: The Things Stack posts every uplink of an application
+from a few addresses, without an API key, and must not share the anonymous readers' limit.
+
 A bucket holds up to ``burst`` tokens and refills at ``per_minute / 60`` tokens a second;
 each request takes one. An empty bucket answers 429 with ``Retry-After`` (whole seconds).
 Buckets live in this process: several API instances each enforce their own limit.
@@ -18,6 +22,7 @@ from fastapi import HTTPException, Request
 from .auth import ViewerDep
 
 MAX_BUCKETS = 50_000
+INGEST_PREFIX = "/v1/ingest/"
 
 
 class TokenBuckets:
@@ -57,10 +62,13 @@ def caller(request: Request, key_id: int | None) -> str:
 
 async def rate_limit(request: Request, viewer: ViewerDep) -> None:
     """App-wide dependency: 429 with Retry-After when the caller's bucket is empty."""
-    buckets: TokenBuckets | None = getattr(request.app.state, "rate_limits", None)
+    ingest = request.url.path.startswith(INGEST_PREFIX)
+    buckets: TokenBuckets | None = getattr(
+        request.app.state, "ingest_rate_limits" if ingest else "rate_limits", None
+    )
     if buckets is None:
         return
-    wait = buckets.take(caller(request, viewer.key_id))
+    wait = buckets.take(caller(request, None if ingest else viewer.key_id))
     if wait > 0:
         raise HTTPException(
             status_code=429,

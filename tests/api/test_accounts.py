@@ -140,6 +140,26 @@ def test_rate_limit_answers_429_with_retry_after(api_services: Services) -> None
         assert client.get("/v1/me", headers=admin.headers).status_code == 200
 
 
+def test_webhook_ingest_has_its_own_limit_per_source_address(api_services: Services) -> None:
+    """TTS posts every uplink from a few addresses: readers' anonymous limit must not apply."""
+    services = Services(
+        api_settings(
+            rate_limit_per_minute=60,
+            rate_limit_burst=2,
+            ingest_rate_limit_per_minute=60,
+            ingest_rate_limit_burst=5,
+        ),
+        api_services.registry,
+        api_services.store,
+    )
+    with TestClient(create_app(services)) as client:
+        assert [client.get("/healthz").status_code for _ in range(3)] == [200, 200, 429]
+        # the same address, still allowed on ingest (401: no secret, but not rate-limited) ...
+        codes = [client.post("/v1/ingest/ttn", content=b"{}").status_code for _ in range(6)]
+        assert codes == [401] * 5 + [429]  # ... until the ingest bucket is empty too
+        assert client.get("/healthz").status_code == 429  # and the readers' bucket is untouched by it
+
+
 def test_token_bucket_refills() -> None:
     now = [0.0]
     b = TokenBuckets(per_minute=60, burst=2, clock=lambda: now[0])
