@@ -2,6 +2,8 @@
 
     HTTPException (ours and Starlette's: 401, 403, 404 for unknown routes, 405, 409, 429 ...)
     RequestValidationError (422, with an ``errors`` list saying which field and why)
+    StoreError, lost database connections (503 with Retry-After: the service, not the
+    request, is at fault; logged as a warning with the cause)
     any other exception (500, logged with its traceback, no internals in the body)
 
 See https://www.rfc-editor.org/rfc/rfc9457 for the members: type, title, status, detail, instance.
@@ -17,7 +19,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from lorakeet.storage.protocols import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +110,29 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, 422, detail, errors=errors, type_="urn:lorakeet:problem:validation")
 
 
+UNAVAILABLE_RETRY_S = 5
+
+
+async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("readings store failed on %s %s: %s", request.method, request.url.path, exc)
+    return problem_response(
+        request,
+        503,
+        "the readings store is not answering; retry later",
+        headers={"Retry-After": str(UNAVAILABLE_RETRY_S)},
+    )
+
+
+async def _registry_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("registry database failed on %s %s: %s", request.method, request.url.path, exc)
+    return problem_response(
+        request,
+        503,
+        "the registry database is not answering; retry later",
+        headers={"Retry-After": str(UNAVAILABLE_RETRY_S)},
+    )
+
+
 async def _server_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(request, 500, "internal error; it has been logged")
@@ -114,6 +142,9 @@ def install(app: FastAPI) -> None:
     """Route every error of ``app`` through the problem+json handlers."""
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StoreError, _store_unavailable)
+    app.add_exception_handler(OperationalError, _registry_unavailable)
+    app.add_exception_handler(InterfaceError, _registry_unavailable)
     app.add_exception_handler(Exception, _server_error)
 
 

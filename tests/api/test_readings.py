@@ -11,6 +11,7 @@ import csv
 import io
 import time
 
+import pytest
 from fastapi.testclient import TestClient
 
 from lorakeet.api.deps import Services
@@ -142,3 +143,31 @@ def test_bounds_and_bad_input_are_422(api_client: TestClient, api_services: Serv
     assert api_client.get(url, params={"limit": 10_001}).status_code == 422
     # the private device does not leak its existence through validation order either
     assert api_client.get("/v1/devices/town.bin-2/readings").status_code == 404
+
+
+def test_a_failing_store_or_registry_is_503_not_500(
+    api_client: TestClient, api_services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service is at fault, not the request: 503 with Retry-After, as problem+json."""
+    from sqlalchemy.exc import OperationalError
+
+    from lorakeet.storage.protocols import StoreError
+
+    setup_fleet(api_client, api_services)
+
+    def store_down(*a: object, **k: object) -> object:
+        raise StoreError("InfluxDB query failed: [Errno 111] Connection refused")
+
+    monkeypatch.setattr(api_services.store, "latest", store_down)
+    r = api_client.get("/v1/devices/town.bin-1/latest")
+    assert r.status_code == 503 and r.headers["retry-after"] == "5"
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["detail"] == "the readings store is not answering; retry later"  # no internals
+
+    def registry_down(*a: object, **k: object) -> object:
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    api_services.registry.cache.clear()
+    monkeypatch.setattr(api_services.registry, "lookup_device", registry_down)
+    r = api_client.get("/v1/devices/town.bin-1/latest")
+    assert r.status_code == 503 and "registry" in r.json()["detail"]
