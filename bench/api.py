@@ -379,6 +379,9 @@ def run_influx(args: argparse.Namespace, devs: list[DeviceKey], data_dir: Path, 
         run_direct("InfluxDB", influx, devs, now_ns)
         influx.close()
     finally:
+        if server.proc is not None and server.proc.poll() is not None:  # died under load: say why
+            log = (server.dir / "influxd.log").read_text(errors="replace").splitlines()
+            print(f"influxd exited with {server.proc.returncode}; its log ends:", *log[-30:], sep="\n  ")
         server.close()
 
 
