@@ -31,6 +31,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -155,7 +156,9 @@ def api_process(env: dict[str, str], workers: int, cwd: Path) -> Iterator[str]:
         [str(script)] if script.exists() else [sys.executable, "-c", "from lorakeet.cli import main; main()"]
     )
     cmd += ["api", "--workers", str(workers), "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=cwd)
+    # its own process group: stopping it stops its workers too (they would otherwise finish
+    # every queued request against the store while the next measurements run)
+    proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=cwd, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -171,12 +174,16 @@ def api_process(env: dict[str, str], workers: int, cwd: Path) -> Iterator[str]:
         time.sleep(0.5 * workers)  # let every worker finish starting
         yield url
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(15)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # workers still draining queued requests
+        except ProcessLookupError:
+            pass
+        proc.wait()
 
 
 def api_env(registry_url: str, store_env: dict[str, str]) -> dict[str, str]:
