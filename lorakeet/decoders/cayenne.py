@@ -30,10 +30,10 @@ Emit = Callable[[ReadingsBuilder, bytes, int], None]
 
 
 def _scalar(quantity: str, signed: bool, scale: float) -> Emit:
-    read = _s if signed else _u
+    from_bytes = int.from_bytes
 
     def emit(b: ReadingsBuilder, data: bytes, channel: int) -> None:
-        b.add(quantity, read(data) / scale, channel)
+        b.add(quantity, from_bytes(data, "big", signed=signed) / scale, channel)
 
     return emit
 

@@ -92,12 +92,18 @@ class ReadingsBuilder:
     ) -> None:
         """Add one reading of ``quantity`` (already in the vocabulary's unit)."""
         q = QUANTITIES[quantity]
-        key = quantity if channel is None else _channel_key(quantity, channel)
+        if channel is None:
+            key = quantity
+        else:
+            key = _KEYS.get((quantity, channel)) or _channel_key(quantity, channel)
         if q.type == "float":
-            if isinstance(value, str):
+            if type(value) is float:
+                v = value
+            elif isinstance(value, str):
                 self.warn(f"{key}: expected a number, got {value!r}")
                 return
-            v = float(value)
+            else:
+                v = float(value)
             if not (q.minimum <= v <= q.maximum) or not math.isfinite(v):
                 self.warn(f"{key}: {v:g} {q.unit} outside [{q.minimum:g}, {q.maximum:g}], dropped")
                 return
