@@ -363,7 +363,7 @@ class SqliteStore:
                 lst = values.get(did)
                 if lst is None:
                     lst = values[did] = []
-                lst.append(LatestValue(k, t, txt if txt is not None else bool(v) if ty == "bool" else v))
+                lst.append(LatestValue(k, t, _value(v, txt, ty)))
         return {by_id[did]: lst for did, lst in values.items()}
 
     def points(
