@@ -12,7 +12,7 @@ See https://www.rfc-editor.org/rfc/rfc9457 for the members: type, title, status,
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
 
 from fastapi import FastAPI, Request
@@ -113,24 +113,19 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 UNAVAILABLE_RETRY_S = 5
 
 
-async def _store_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("readings store failed on %s %s: %s", request.method, request.url.path, exc)
-    return problem_response(
-        request,
-        503,
-        "the readings store is not answering; retry later",
-        headers={"Retry-After": str(UNAVAILABLE_RETRY_S)},
-    )
+def _unavailable(what: str) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    """A handler answering 503 for a backing service (``what``) that does not answer."""
 
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("%s failed on %s %s: %s", what, request.method, request.url.path, exc)
+        return problem_response(
+            request,
+            503,
+            f"the {what} is not answering; retry later",
+            headers={"Retry-After": str(UNAVAILABLE_RETRY_S)},
+        )
 
-async def _registry_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("registry database failed on %s %s: %s", request.method, request.url.path, exc)
-    return problem_response(
-        request,
-        503,
-        "the registry database is not answering; retry later",
-        headers={"Retry-After": str(UNAVAILABLE_RETRY_S)},
-    )
+    return handler
 
 
 async def _server_error(request: Request, exc: Exception) -> JSONResponse:
@@ -142,9 +137,10 @@ def install(app: FastAPI) -> None:
     """Route every error of ``app`` through the problem+json handlers."""
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StoreError, _store_unavailable)
-    app.add_exception_handler(OperationalError, _registry_unavailable)
-    app.add_exception_handler(InterfaceError, _registry_unavailable)
+    app.add_exception_handler(StoreError, _unavailable("readings store"))
+    registry_down = _unavailable("registry database")
+    app.add_exception_handler(OperationalError, registry_down)
+    app.add_exception_handler(InterfaceError, registry_down)
     app.add_exception_handler(Exception, _server_error)
 
 
