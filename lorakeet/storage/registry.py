@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from sqlalchemy import (
@@ -53,6 +53,7 @@ from .records import DeviceKey
 KINDS = ("bin", "boat", "streetlight", "other")
 VISIBILITIES = ("public", "private")
 KEY_TOUCH_INTERVAL = timedelta(seconds=60)
+V = TypeVar("V")
 CACHE_TTL_S = 1.0  # how long another process's revocation or device change may go unseen
 CACHE_MAX_ENTRIES = 20_000
 PAGE_CACHE_ENTRIES = 64  # device listings (fleet pages) kept, per filter and page
@@ -300,6 +301,21 @@ class LookupCache:
                 self.clear()
             self._seen, self._checked_at = seen, now
 
+    def read_through(
+        self, cached: Callable[[], V | None], load: Callable[[], V | None], put: Callable[[int, V], None]
+    ) -> V | None:
+        """``cached()`` while fresh, else ``load()``; a found value is kept with ``put`` (unless a
+        write came between the load and the put: see ``clear``)."""
+        self.revalidate()
+        found = cached()
+        if found is not None:
+            return found
+        generation = self.generation
+        found = load()
+        if found is not None:
+            put(generation, found)
+        return found
+
     def put_key(self, generation: int, key_hash: str, found: KeyLookup) -> None:
         """Remember a key looked up while the cache was at ``generation``."""
         self._put(self._keys, generation, key_hash, found)
@@ -481,15 +497,10 @@ class Registry:
 
     def lookup_device(self, key: DeviceKey) -> DeviceRow | None:
         """``get_row`` through the lookup cache (see the module docstring); do not modify the row."""
-        self.cache.revalidate()
-        found = self.cache.device(key)
-        if found is not None:
-            return found
-        generation = self.cache.generation
-        row = self.get_row(key)
-        if row is not None:
-            self.cache.put_device(generation, key, row)
-        return row
+        c = self.cache
+        return c.read_through(
+            lambda: c.device(key), lambda: self.get_row(key), lambda g, row: c.put_device(g, key, row)
+        )
 
     def get_device(self, key: DeviceKey) -> DeviceInfo | None:
         """The device, or None."""
@@ -623,14 +634,13 @@ class Registry:
         self, f: DeviceFilter, *, limit: int = 100, offset: int = 0
     ) -> tuple[list[DeviceRow], int]:
         """``find_devices`` through the lookup cache (see the module docstring); do not modify."""
-        self.cache.revalidate()
-        key = (f, limit, offset)
-        found = self.cache.devices_page(key)
-        if found is not None:
-            return found
-        generation = self.cache.generation
-        page = self.find_devices(f, limit=limit, offset=offset)
-        self.cache.put_devices_page(generation, key, page)
+        c, key = self.cache, (f, limit, offset)
+        page = c.read_through(
+            lambda: c.devices_page(key),
+            lambda: self.find_devices(f, limit=limit, offset=offset),
+            lambda g, found: c.put_devices_page(g, key, found),
+        )
+        assert page is not None  # find_devices always answers a page
         return page
 
     def list_devices(
@@ -773,15 +783,10 @@ class Registry:
 
     def lookup_key(self, key_hash: str) -> KeyLookup | None:
         """``find_key`` through the lookup cache (see the module docstring)."""
-        self.cache.revalidate()
-        found = self.cache.key(key_hash)
-        if found is not None:
-            return found
-        generation = self.cache.generation
-        found = self.find_key(key_hash)
-        if found is not None:
-            self.cache.put_key(generation, key_hash, found)
-        return found
+        c = self.cache
+        return c.read_through(
+            lambda: c.key(key_hash), lambda: self.find_key(key_hash), lambda g, k: c.put_key(g, key_hash, k)
+        )
 
     # -- codecs and webhook secrets --------------------------------------------------------------
 
