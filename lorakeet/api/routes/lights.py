@@ -16,8 +16,8 @@ from pydantic import BaseModel
 from lorakeet.views.activity import DEFAULT_SILENCE_FACTOR
 from lorakeet.views.fleet import LightView, light_views
 
-from ..auth import ViewerDep
-from ..deps import ServicesDep
+from ..auth import Viewer, ViewerDep
+from ..deps import Services, ServicesDep
 from ..errors import problem_responses
 from .bins import viewer_filter
 from .readings import dt
@@ -73,18 +73,22 @@ Factor = Annotated[
 ]
 
 
-@router.get("", summary="Every street light", responses=problem_responses(422))
-def list_lights(
-    services: ServicesDep, viewer: ViewerDep, silence_factor: Factor = DEFAULT_SILENCE_FACTOR
-) -> LightList:
-    """Lamp state, dim level, power, energy and faults of every visible street light."""
-    views = light_views(
+def _lights(services: Services, viewer: Viewer, silence_factor: float) -> list[LightView]:
+    return light_views(
         services.registry,
         services.store,
         viewer_filter(viewer),
         time.time_ns(),
         silence_factor=silence_factor,
     )
+
+
+@router.get("", summary="Every street light", responses=problem_responses(422))
+def list_lights(
+    services: ServicesDep, viewer: ViewerDep, silence_factor: Factor = DEFAULT_SILENCE_FACTOR
+) -> LightList:
+    """Lamp state, dim level, power, energy and faults of every visible street light."""
+    views = _lights(services, viewer, silence_factor)
     return LightList(count=len(views), lights=[light_public(v) for v in views])
 
 
@@ -93,12 +97,6 @@ def faults(
     services: ServicesDep, viewer: ViewerDep, silence_factor: Factor = DEFAULT_SILENCE_FACTOR
 ) -> LightList:
     """Lights that report a fault, draw no power while on, or went silent."""
-    views = light_views(
-        services.registry,
-        services.store,
-        viewer_filter(viewer),
-        time.time_ns(),
-        silence_factor=silence_factor,
-    )
+    views = _lights(services, viewer, silence_factor)
     bad = [light_public(v) for v in views if v.state.faults]
     return LightList(count=len(bad), lights=bad)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -20,9 +19,9 @@ from ..deps import Services, ServicesDep
 from ..errors import problem_responses
 from ..schemas import PointPublic, ReadingsPublic
 from ..schemas_registry import DeviceList, DevicePublic, Kind
-from ..timeparse import parse_time
 from .devices import device_public, visible_device
 from .me import readings_csv
+from .readings import time_range
 
 router = APIRouter(prefix="/v1/public", tags=["open data"])
 
@@ -81,17 +80,6 @@ def _public(
 ) -> tuple[list[DeviceRow], int]:
     f = DeviceFilter(kind=kind, tag=tag, visibility="public")
     return services.registry.find_devices(f, limit=limit, offset=offset)
-
-
-def _range(start: str, end: str) -> tuple[int, int]:
-    now = time.time_ns()
-    try:
-        start_ns, end_ns = parse_time(start, now), parse_time(end, now)
-    except ValueError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
-    if end_ns <= start_ns:
-        raise HTTPException(status_code=422, detail="end must be after start")
-    return start_ns, end_ns
 
 
 @router.get("/devices", summary="Public devices")
@@ -193,7 +181,7 @@ def public_readings(
 ) -> ReadingsPublic:
     """Raw points of a public device in [start, end), oldest first."""
     row = visible_device(services, ANONYMOUS, device)
-    start_ns, end_ns = _range(start, end)
+    start_ns, end_ns = time_range(start, end)
     points = services.store.points(row.key, None, start_ns, end_ns, limit)
     units: dict[str, str] = {}
     for p in points:
@@ -228,7 +216,7 @@ def public_readings_csv(
 ) -> Response:
     """time plus one column per reading key."""
     row = visible_device(services, ANONYMOUS, device)
-    start_ns, end_ns = _range(start, end)
+    start_ns, end_ns = time_range(start, end)
     return Response(
         readings_csv(services, row.key, start_ns, end_ns, limit), media_type="text/csv; charset=utf-8"
     )
