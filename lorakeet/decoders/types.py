@@ -42,6 +42,24 @@ class DecodeResult:
 EMPTY_METADATA: Mapping[str, object] = MappingProxyType({})
 
 
+@dataclass(frozen=True, slots=True)
+class FieldRule:
+    """How one field of a model's decoded object becomes a reading of our vocabulary.
+
+    ``unit`` is the unit the source uses for the field (converted exactly into the
+    quantity's unit); ``scale`` multiplies the source number first (for example 0.01 for
+    a field reported in hundredths).
+    """
+
+    quantity: str
+    unit: str | None = None
+    scale: float = 1.0
+
+
+# Source path ("TempC_SHT", "air.temperature", "distance") -> rule.
+FieldMap = Mapping[str, FieldRule]
+
+
 class DeviceContext(NamedTuple):
     """What a decoder may know besides the bytes: all of it comes from the uplink or registry."""
 
@@ -49,6 +67,7 @@ class DeviceContext(NamedTuple):
     metadata: Mapping[str, object] = EMPTY_METADATA
     network_decoded: Mapping[str, object] | None = None
     device_id: str = ""
+    field_map: FieldMap | None = None
 
 
 DEFAULT_CONTEXT = DeviceContext()
