@@ -15,6 +15,12 @@ Decoders with a JS twin in :data:`JS_CODECS` are also run through
 through the codec sandbox (:class:`lorakeet.gateway_bridge.sandbox.SandboxedCodec`: the
 same codec in a separate host process, IPC included) in the "sandbox µs" column.
 Targets: Cayenne LPP native <= 5 µs, JS <= 150 µs, native >= 10x faster than JS.
+
+The second table is the generic decoded-object path (the registered ``network`` decoder,
+which reads a TTS ``decoded_payload`` / ChirpStack ``object``): every ``expected`` object of
+the Device Repository vectors handed over as the network's decoded payload, the median cost
+per uplink and the readings kept per uplink. The figure from before a change to that path
+is kept in bench/RESULTS.md ("Generic decoded-object path"); compare it with this run's.
 """
 
 from __future__ import annotations
@@ -163,12 +169,55 @@ def _measure(
     return statistics.median(per_payload)
 
 
+def _repository_objects() -> list[tuple[int, dict[str, object]]]:
+    """Every ``expected`` object of the Device Repository vectors, with its f_port."""
+    out = []
+    for path in sorted((ROOT / "tests" / "decoders" / "vectors").glob("*-codec*.json")):
+        for e in json.loads(path.read_text())["examples"]:
+            if isinstance(e["expected"], dict):
+                out.append((e["fPort"], e["expected"]))
+    return out
+
+
+def generic_path(reps: int, rounds: int) -> None:
+    """Print the per-uplink cost of the generic decoded-object path over the vectors' objects."""
+    decode = DECODERS["network"].decode
+    contexts = [
+        (port, DeviceContext(received_at_ns=CTX.received_at_ns, network_decoded=obj))
+        for port, obj in _repository_objects()
+    ]
+    kept = failed = 0
+    for port, ctx in contexts:
+        try:
+            kept += len(decode(b"", port, ctx).readings)
+        except DecodeError:
+            failed += 1
+    per_uplink = []
+    for _ in range(rounds):
+        t0 = time.perf_counter_ns()
+        for _ in range(reps):
+            for port, ctx in contexts:
+                try:
+                    decode(b"", port, ctx)
+                except DecodeError:
+                    pass
+        per_uplink.append((time.perf_counter_ns() - t0) / (reps * len(contexts)))
+    median_us = statistics.median(per_uplink) / 1000
+    print(f"{'generic decoded-object path':<30} {'uplinks':>8} {'µs/uplink':>10} {'readings/uplink':>16}")
+    cells = f"{len(contexts):>8} {median_us:>10.2f} {kept / len(contexts):>16.2f}"
+    print(f"{'network (vectors expected)':<30} {cells}" + (f"  ({failed} raised)" if failed else ""))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--reps", type=int, default=2000, help="repetitions per round (native)")
     parser.add_argument("--js-reps", type=int, default=200, help="repetitions per round (JS)")
+    parser.add_argument("--generic-only", action="store_true", help="only the generic decoded-object path")
     args = parser.parse_args()
+    if args.generic_only:
+        generic_path(max(args.reps // 20, 1), args.rounds)
+        return
     _add_golden_vectors()
     _add_repository_vectors()
 
@@ -204,6 +253,8 @@ def main() -> None:
         cells = f"{js_cell:>9} {ratio_cell:>10} {sandbox_cell:>11}"
         print(f"{name:<26} {len(payloads):>8} {native_ns / 1000:>10.2f} {cells}")
     host.close()
+    print()
+    generic_path(max(args.reps // 20, 1), args.rounds)
     print()
     print("targets missed: " + "; ".join(failures) if failures else "all targets met")
 
