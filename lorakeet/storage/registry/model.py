@@ -1,0 +1,70 @@
+"""What the registry hands out and takes in: frozen records, filters, errors, fixed vocabularies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ..records import DeviceKey
+from .tables import DeviceRow
+
+KINDS = ("bin", "boat", "streetlight", "other")
+VISIBILITIES = ("public", "private")
+
+
+class RegistryError(Exception):
+    """Base of the registry's own errors."""
+
+
+class ConflictError(RegistryError):
+    """A row with the same unique key exists already (email, device id, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """What the bridge needs to know about a device."""
+
+    key: DeviceKey
+    kind: str = "other"
+    decoder: str | None = None
+    metadata: Mapping[str, object] = field(default_factory=dict)
+    owner_id: int | None = None
+    visibility: str = "private"
+    name: str | None = None
+
+    @classmethod
+    def from_row(cls, row: DeviceRow) -> DeviceInfo:
+        """Freeze an ORM row."""
+        return cls(
+            key=DeviceKey(row.application_id, row.device_id),
+            kind=row.kind,
+            decoder=row.decoder,
+            metadata=dict(row.meta or {}),
+            owner_id=row.owner_id,
+            visibility=row.visibility,
+            name=row.name,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class KeyLookup:
+    """A live API key found by its hash, with what its account may do."""
+
+    key_id: int
+    account_id: int
+    key_hash: str
+    scopes: tuple[str, ...]
+    is_admin: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceFilter:
+    """Which devices a listing returns; ``viewer_id``/``viewer_admin`` hide others' private ones."""
+
+    kind: str | None = None
+    tag: str | None = None
+    visibility: str | None = None
+    owner_id: int | None = None
+    application_ids: tuple[str, ...] | None = None
+    viewer_id: int | None = None
+    viewer_admin: bool = True
