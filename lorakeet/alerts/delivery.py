@@ -3,6 +3,7 @@
 Webhooks get a JSON POST signed like GitHub's: ``X-Lorakeet-Signature: sha256=<hex>``, the
 HMAC-SHA256 of the exact body with the rule's secret (verify with ``hmac.compare_digest``).
 Connection errors, 429 and 5xx are retried with exponential backoff; other 4xx are final.
+Each receiver has its own queue and circuit breaker (see :class:`Delivery`).
 MQTT messages are the same JSON, published with QoS 1 to the rule's topic on the
 configured broker. Nothing here ever blocks the ingest pipeline.
 """
@@ -13,13 +14,14 @@ import hashlib
 import hmac
 import ipaddress
 import logging
-import queue
+import math
 import socket
 import ssl
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -76,8 +78,54 @@ class Job:
     mqtt_topic: str | None = None
 
 
+@dataclass(slots=True)
+class _Attempt:
+    """One channel of a job, waiting in its target's queue."""
+
+    job: Job
+    channel: str  # "webhook" or "mqtt"
+    attempt: int = 1
+    not_before: float = 0.0
+
+
+@dataclass(slots=True)
+class _Target:
+    """A receiver (a webhook origin or the MQTT broker) with its own queue and circuit breaker."""
+
+    key: str
+    waiting: deque[_Attempt] = field(default_factory=deque)
+    busy: bool = False
+    failures: int = 0  # consecutive failed attempts
+    open_until: float = 0.0
+    opened: int = 0  # times the circuit opened in a row (the cool-down doubles each time)
+
+    def ready_at(self) -> float:
+        """When this target may be served next (inf when it has nothing to do or is busy)."""
+        if self.busy or not self.waiting:
+            return math.inf
+        return max(self.waiting[0].not_before, self.open_until)
+
+
+def target_key(job: Job, channel: str) -> str:
+    """The receiver a channel of ``job`` goes to: the webhook's origin, or the MQTT broker."""
+    if channel == "mqtt":
+        return "mqtt"
+    parts = urlsplit(job.webhook_url or "")
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
 class Delivery:
-    """A queue and a worker thread that deliver jobs; ``on_outcome`` hears how each went."""
+    """Per-target queues served by a small pool of threads; ``on_outcome`` hears how each went.
+
+    Each receiver (a webhook origin, or the MQTT broker) has its own queue, served by one
+    thread at a time so its events arrive in order. ``workers`` threads serve the ready
+    targets in turn, so a receiver that hangs holds at most one thread and never delays
+    another receiver's events. A failed attempt is retried with exponential back-off
+    without holding a thread; after ``breaker_failures`` failures in a row a target's
+    circuit opens for ``breaker_cooldown_s`` (doubling while it keeps failing, up to ten
+    minutes), then one attempt tries it again. At most ``per_target_limit`` events wait per
+    target; the oldest is given up (and reported) beyond that.
+    """
 
     def __init__(
         self,
@@ -88,6 +136,10 @@ class Delivery:
         backoff_s: float = 0.5,
         timeout_s: float = 5.0,
         allow_private_targets: bool = False,
+        workers: int = 4,
+        breaker_failures: int = 5,
+        breaker_cooldown_s: float = 30.0,
+        per_target_limit: int = 1000,
     ) -> None:
         self.mqtt_settings = mqtt
         self.allow_private_targets = allow_private_targets
@@ -95,85 +147,185 @@ class Delivery:
         self.attempts = attempts
         self.backoff_s = backoff_s
         self.timeout_s = timeout_s
-        self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=10_000)
+        self.breaker_failures = breaker_failures
+        self.breaker_cooldown_s = breaker_cooldown_s
+        self.per_target_limit = per_target_limit
+        self._cond = threading.Condition()
+        self._report_lock = threading.Lock()
+        self._targets: dict[str, _Target] = {}
+        self._pending = 0  # attempts queued or in flight
+        self._closing = False
         self._http = httpx.Client(timeout=timeout_s, follow_redirects=False)
         self._mqtt: Any = None
-        self._thread = threading.Thread(target=self._run, name="lorakeet-alert-delivery", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"lorakeet-alert-delivery-{i}", daemon=True)
+            for i in range(max(1, workers))
+        ]
+        for t in self._threads:
+            t.start()
 
     def submit(self, job: Job) -> None:
-        """Queue a job (dropped with a warning if 10 000 are already waiting)."""
-        try:
-            self._queue.put_nowait(job)
-        except queue.Full:
-            log.warning("alert delivery queue full; event %d not delivered", job.event_id)
+        """Queue each channel of ``job`` at its target."""
+        channels = [c for c, on in (("webhook", job.webhook_url), ("mqtt", job.mqtt_topic)) if on]
+        given_up: list[_Attempt] = []
+        with self._cond:
+            for channel in channels:
+                key = target_key(job, channel)
+                target = self._targets.get(key)
+                if target is None:
+                    target = self._targets[key] = _Target(key)
+                if len(target.waiting) >= self.per_target_limit:
+                    given_up.append(target.waiting.popleft())
+                    self._pending -= 1
+                target.waiting.append(_Attempt(job, channel))
+                self._pending += 1
+            self._cond.notify_all()
+        for old in given_up:
+            log.warning(
+                "alert target %s has %d events waiting; event %d given up",
+                target_key(old.job, old.channel),
+                self.per_target_limit,
+                old.job.event_id,
+            )
+            self._report(
+                old.job.event_id,
+                old.channel,
+                {"ok": False, "error": "target queue full", "attempts": old.attempt - 1},
+            )
 
     def flush(self, timeout: float = 30.0) -> bool:
-        """Wait until every queued job was attempted to the end (tests, shutdown)."""
+        """Wait until every queued event was delivered or given up (tests, shutdown)."""
         deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.02)
+        with self._cond:
+            while self._pending:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.1))
         return True
 
-    def close(self) -> None:
-        """Finish what is queued and stop."""
-        self._queue.put(None)
-        self._thread.join(30)
+    def waiting(self) -> dict[str, int]:
+        """Events waiting per target (for metrics and tests)."""
+        with self._cond:
+            return {k: len(t.waiting) + t.busy for k, t in self._targets.items() if t.waiting or t.busy}
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Deliver what is queued (for at most ``timeout`` seconds) and stop."""
+        self.flush(timeout)
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        for t in self._threads:
+            t.join(max(self.timeout_s, 1.0) + 1)
         self._http.close()
         if self._mqtt is not None:
             self._mqtt.disconnect()
             self._mqtt.loop_stop()
 
+    # -- scheduling ------------------------------------------------------------------------------
+
+    def _next(self) -> tuple[_Target, _Attempt] | None:
+        """The next ready attempt, round-robin over targets; None when closing."""
+        with self._cond:
+            while not self._closing:
+                now = time.monotonic()
+                soonest = math.inf
+                for key in list(self._targets):
+                    target = self._targets[key]
+                    at = target.ready_at()
+                    if at <= now:
+                        # rotate: the target served now goes to the end of the order
+                        del self._targets[key]
+                        self._targets[key] = target
+                        target.busy = True
+                        return target, target.waiting.popleft()
+                    soonest = min(soonest, at)
+                self._cond.wait(None if soonest == math.inf else max(soonest - now, 0.001))
+            return None
+
     def _run(self) -> None:
-        while True:
-            job = self._queue.get()
+        while (picked := self._next()) is not None:
+            target, item = picked
             try:
-                if job is None:
-                    return
-                if job.webhook_url:
-                    self._report(job.event_id, "webhook", self._webhook(job))
-                if job.mqtt_topic:
-                    self._report(job.event_id, "mqtt", self._publish(job))
-            except Exception:  # a delivery bug must not kill the worker
-                log.exception("alert delivery failed for event %s", getattr(job, "event_id", "?"))
-            finally:
-                self._queue.task_done()
+                ok, retry, outcome = self._attempt(item)
+            except Exception as exc:  # a delivery bug must not kill the worker
+                log.exception("alert delivery failed for event %d", item.job.event_id)
+                ok, retry, outcome = False, False, {"ok": False, "error": type(exc).__name__}
+            self._settle(target, item, ok, retry, outcome)
+
+    def _settle(
+        self, target: _Target, item: _Attempt, ok: bool, retry: bool, outcome: dict[str, Any]
+    ) -> None:
+        final = True
+        with self._cond:
+            now = time.monotonic()
+            target.busy = False
+            if ok:
+                target.failures = target.opened = 0
+                target.open_until = 0.0
+            else:
+                target.failures += 1
+                if target.failures >= self.breaker_failures:
+                    cooldown = min(self.breaker_cooldown_s * 2**target.opened, 600.0)
+                    target.open_until = now + cooldown
+                    target.opened += 1
+                    target.failures = 0
+                    log.warning("alert target %s failing: circuit open for %.0f s", target.key, cooldown)
+                if retry and item.attempt < self.attempts:
+                    item.attempt += 1
+                    item.not_before = now + self.backoff_s * 2 ** (item.attempt - 2)
+                    target.waiting.appendleft(item)  # keep the target's order
+                    final = False
+            if final:
+                self._pending -= 1
+                idle = not target.waiting and not target.busy
+                if idle and target.failures == 0 and target.open_until <= now:
+                    del self._targets[target.key]  # a healthy idle target keeps no state
+            self._cond.notify_all()
+        if final:
+            if not ok:
+                log.warning(
+                    "%s delivery of alert event %d failed after %d attempts: %s",
+                    item.channel,
+                    item.job.event_id,
+                    item.attempt,
+                    outcome.get("error"),
+                )
+            self._report(item.job.event_id, item.channel, {"attempts": item.attempt, **outcome})
+
+    def _attempt(self, item: _Attempt) -> tuple[bool, bool, dict[str, Any]]:
+        """One try: (delivered, worth retrying, outcome)."""
+        if item.channel == "webhook":
+            return self._webhook(item.job)
+        return self._publish(item.job)
 
     def _report(self, event_id: int, channel: str, outcome: Mapping[str, Any]) -> None:
         if self.on_outcome is not None:
             try:
-                self.on_outcome(event_id, channel, outcome)
+                with self._report_lock:  # one event's channels finish on different threads
+                    self.on_outcome(event_id, channel, outcome)
             except Exception:
                 log.exception("recording the delivery outcome of event %d failed", event_id)
 
-    def _webhook(self, job: Job) -> dict[str, Any]:
+    def _webhook(self, job: Job) -> tuple[bool, bool, dict[str, Any]]:
         assert job.webhook_url is not None
         if not self.allow_private_targets:
             refused = private_target(job.webhook_url)
             if refused:
                 log.warning("webhook for alert event %d refused: %s", job.event_id, refused)
-                return {"ok": False, "error": refused, "attempts": 0}
+                return False, False, {"ok": False, "error": refused, "attempts": 0}
         headers = {"Content-Type": "application/json", "User-Agent": "lorakeet-alerts"}
         headers["X-Lorakeet-Event-Id"] = str(job.event_id)
         if job.webhook_secret:
             headers[SIGNATURE_HEADER] = sign(job.webhook_secret, job.body)
-        error = ""
-        for attempt in range(1, self.attempts + 1):
-            try:
-                r = self._http.post(job.webhook_url, content=job.body, headers=headers)
-                if r.is_success:
-                    return {"ok": True, "status": r.status_code, "attempts": attempt}
-                error = f"HTTP {r.status_code}"
-                if r.status_code < 500 and r.status_code != 429:
-                    break
-            except httpx.HTTPError as exc:
-                error = type(exc).__name__
-            if attempt < self.attempts:
-                time.sleep(self.backoff_s * 2 ** (attempt - 1))
-        log.warning("webhook for alert event %d failed after %d attempts: %s", job.event_id, attempt, error)
-        return {"ok": False, "error": error, "attempts": attempt}
+        try:
+            r = self._http.post(job.webhook_url, content=job.body, headers=headers)
+        except httpx.HTTPError as exc:
+            return False, True, {"ok": False, "error": type(exc).__name__}
+        if r.is_success:
+            return True, False, {"ok": True, "status": r.status_code}
+        retry = r.status_code >= 500 or r.status_code == 429
+        return False, retry, {"ok": False, "error": f"HTTP {r.status_code}", "status": r.status_code}
 
     def _client(self) -> Any:
         if self._mqtt is None:
@@ -198,23 +350,17 @@ class Delivery:
             self._mqtt = client
         return self._mqtt
 
-    def _publish(self, job: Job) -> dict[str, Any]:
+    def _publish(self, job: Job) -> tuple[bool, bool, dict[str, Any]]:
         assert job.mqtt_topic is not None
-        error = ""
-        for attempt in range(1, self.attempts + 1):
-            try:
-                info = self._client().publish(job.mqtt_topic, job.body, qos=1)
-                info.wait_for_publish(self.timeout_s)
-                if info.is_published():
-                    return {"ok": True, "attempts": attempt}
-                error = "not acknowledged"
-            except (OSError, RuntimeError, ValueError) as exc:
-                error = f"{type(exc).__name__}: {exc}"
-                self._mqtt = None
-            if attempt < self.attempts:
-                time.sleep(self.backoff_s * 2 ** (attempt - 1))
-        log.warning("MQTT delivery of alert event %d failed: %s", job.event_id, error)
-        return {"ok": False, "error": error, "attempts": attempt}
+        try:
+            info = self._client().publish(job.mqtt_topic, job.body, qos=1)
+            info.wait_for_publish(self.timeout_s)
+            if info.is_published():
+                return True, False, {"ok": True}
+            return False, True, {"ok": False, "error": "not acknowledged"}
+        except (OSError, RuntimeError, ValueError) as exc:
+            self._mqtt = None
+            return False, True, {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
 
 
 def event_body(payload: Mapping[str, Any]) -> bytes:
