@@ -133,7 +133,12 @@ class AlertEngine:
     # -- rules and devices -----------------------------------------------------------------------
 
     def rules(self) -> list[Rule]:
-        """Enabled rules, re-read every ``refresh_s``."""
+        """Enabled rules with their reach, re-read every ``refresh_s``.
+
+        A rule has admin reach only while its owner is an admin and the API key that created
+        it is unrevoked and holds the ``admin`` scope, so revoking that key or the owner's
+        admin flag narrows the rule to its owner's devices within ``refresh_s``.
+        """
         now = time.monotonic()
         if now - self._rules_at >= self.refresh_s:
             admins: dict[int, bool | None] = {}
@@ -143,11 +148,18 @@ class AlertEngine:
                     acc = self.registry.get_account(row.owner_id)
                     admins[row.owner_id] = None if acc is None else acc.is_admin
                 is_admin = admins[row.owner_id]
-                if is_admin is not None:  # rules of deleted accounts are ignored
-                    out.append(rule_of(row, is_admin))
+                if is_admin is None:  # rules of deleted accounts are ignored
+                    continue
+                out.append(rule_of(row, is_admin and self._key_is_admin(row.key_id)))
             self._rules, self._rules_at = out, now
             self._devices.clear()
         return self._rules
+
+    def _key_is_admin(self, key_id: int | None) -> bool:
+        if key_id is None:
+            return False
+        key = self.registry.get_key(key_id)
+        return key is not None and key.revoked_at is None and "admin" in (key.scopes or ())
 
     def _device(self, key: DeviceKey) -> DeviceInfo:
         info = self._devices.get(key)
@@ -178,7 +190,7 @@ class AlertEngine:
                 info = self._device(u.key)
                 values: Mapping[str, Value] = {r.key: r.value for r in su.readings}
                 for rule in rules:
-                    if not rule.applies_to(uid, su.kind or info.kind, info.owner_id):
+                    if not rule.applies_to(uid, su.kind or info.kind, info.owner_id, info.visibility):
                         continue
                     active = self._is_active(rule.id, uid)
                     if rule.rule_type == "silence":
@@ -216,7 +228,9 @@ class AlertEngine:
 
     def _watched(self, rule: Rule) -> list[DeviceKey]:
         if rule.device is not None:
-            return [DeviceKey.from_uid(rule.device)]
+            key = DeviceKey.from_uid(rule.device)
+            info = self._device(key)
+            return [key] if rule.applies_to(rule.device, info.kind, info.owner_id, info.visibility) else []
         f = DeviceFilter(kind=rule.kind, owner_id=None if rule.owner_is_admin else rule.owner_id)
         return [r.key for r in self.registry.find_devices(f, limit=100_000)[0]]
 

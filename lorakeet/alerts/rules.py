@@ -43,12 +43,21 @@ class Rule:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     mqtt_topic: str | None = None
+    # Whether the rule may watch every device (its owner is an admin and the key that
+    # created it still holds the admin scope); decided again at every refresh of the rules.
     owner_is_admin: bool = False
 
-    def applies_to(self, device: str, kind: str, owner_id: int | None) -> bool:
-        """Whether this rule watches ``device``."""
+    def applies_to(self, device: str, kind: str, owner_id: int | None, visibility: str = "private") -> bool:
+        """Whether this rule watches ``device`` now.
+
+        A rule on one device watches it while its owner may see it (the device is public,
+        or theirs, or the rule has admin reach); a fleet rule watches its owner's devices,
+        or every device with admin reach.
+        """
         if self.device is not None:
-            return self.device == device
+            if self.device != device:
+                return False
+            return visibility == "public" or self.owner_is_admin or owner_id == self.owner_id
         if self.kind is not None and self.kind != kind:
             return False
         return self.owner_is_admin or owner_id == self.owner_id

@@ -15,7 +15,7 @@ from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, Stri
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .records import DeviceKey
-from .registry import Base, Registry, as_utc
+from .registry import AccountRow, Base, Registry, as_utc
 
 RULE_TYPES = ("threshold", "silence", "geofence", "low_battery")
 
@@ -46,6 +46,9 @@ class AlertRuleRow(Base):
     mqtt_topic: Mapped[str | None] = mapped_column(String(500), default=None)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    # The API key that created the rule: its scopes, at each evaluation, bound what the rule
+    # may watch (None: a rule from before keys were recorded; the owner's own devices only).
+    key_id: Mapped[int | None] = mapped_column(Integer, default=None, nullable=True)
 
 
 class AlertStateRow(Base):
@@ -151,6 +154,39 @@ class AlertStore:
             n = s.execute(delete(AlertRuleRow).where(AlertRuleRow.id == rule_id)).rowcount  # type: ignore[attr-defined]
             s.commit()
             return bool(n)
+
+    def forget_device(self, device: str) -> int:
+        """Remove every rule on one device and their state (the device was erased or deleted).
+
+        A device registered later under the same id starts without rules. Returns how many
+        rules were removed; their history stays with their owners.
+        """
+        with self.registry.session() as s:
+            ids = list(s.scalars(select(AlertRuleRow.id).where(AlertRuleRow.device == device)))
+            s.execute(delete(AlertStateRow).where(AlertStateRow.device == device))
+            if ids:
+                s.execute(delete(AlertRuleRow).where(AlertRuleRow.id.in_(ids)))
+            s.commit()
+            return len(ids)
+
+    def drop_foreign_rules(self, device: str, owner_id: int | None) -> int:
+        """Remove other accounts' rules on a device that has become private.
+
+        Rules of the device's owner and of admin accounts stay. Returns how many were removed.
+        """
+        with self.registry.session() as s:
+            admins = select(AccountRow.id).where(AccountRow.is_admin.is_(True))
+            q = select(AlertRuleRow.id).where(
+                AlertRuleRow.device == device, AlertRuleRow.owner_id.not_in(admins)
+            )
+            if owner_id is not None:
+                q = q.where(AlertRuleRow.owner_id != owner_id)
+            ids = list(s.scalars(q))
+            if ids:
+                s.execute(delete(AlertStateRow).where(AlertStateRow.rule_id.in_(ids)))
+                s.execute(delete(AlertRuleRow).where(AlertRuleRow.id.in_(ids)))
+            s.commit()
+            return len(ids)
 
     # -- state ---------------------------------------------------------------------------------
 

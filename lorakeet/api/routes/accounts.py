@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
+from lorakeet.storage.alerts_store import AlertStore
 from lorakeet.storage.registry import AccountRow, ApiKeyRow, ConflictError, as_utc
 
 from ..auth import AdminDep, ReaderDep, Viewer, ViewerDep, hash_key, new_key
@@ -133,8 +134,10 @@ def delete_account(services: ServicesDep, viewer: AdminDep, account_id: AccountI
 def erase_account(services: ServicesDep, account_id: int, *, by: int | None) -> None:
     """Erase an account and purge its devices' readings from the store."""
     devices = services.registry.delete_account(account_id)
+    alerts = AlertStore(services.registry)
     for key in devices:
         services.store.delete_device(key)
+        alerts.forget_device(key.uid)  # other accounts' rules on the erased devices go too
     services.registry.audit(
         by, "account.delete", f"account:{account_id}", {"devices": [k.uid for k in devices]}
     )

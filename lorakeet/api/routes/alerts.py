@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, StrictBool, field_validator, model_validator
 
 from lorakeet.alerts.rules import ring_from_json
 from lorakeet.decoders import is_valid_key
@@ -64,7 +64,7 @@ class RuleFields(BaseModel):
     geofence: Any = None
     webhook_url: str | None = None
     mqtt_topic: str | None = None
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
 
     _url = field_validator("webhook_url")(_check_url)
     _topic = field_validator("mqtt_topic")(_check_topic)
@@ -211,7 +211,12 @@ def create_rule(services: ServicesDep, viewer: WriterDep, body: RuleCreate) -> R
     fields.setdefault("op", "above")
     fields.setdefault("hysteresis", 0.0)
     created = AlertStore(services.registry).create_rule(
-        viewer.account_id, device=device, webhook_secret=secret, enabled=body.enabled is not False, **fields
+        viewer.account_id,
+        device=device,
+        webhook_secret=secret,
+        enabled=body.enabled is not False,
+        key_id=viewer.key_id,
+        **fields,
     )
     services.registry.audit(
         viewer.account_id, "alert_rule.create", f"alert_rule:{created.id}", {"name": body.name}

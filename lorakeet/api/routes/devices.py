@@ -13,6 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from lorakeet.decoders import DECODERS
+from lorakeet.storage.alerts_store import AlertStore
 from lorakeet.storage.records import DeviceKey
 from lorakeet.storage.registry import KINDS, ConflictError, DeviceFilter, DeviceRow, as_utc
 
@@ -205,6 +206,8 @@ def update_device(services: ServicesDep, viewer: WriterDep, device: str, body: D
     updated = services.registry.update_device(row.key, _columns(changes))
     if updated is None:
         raise HTTPException(status_code=404, detail=f"no device {device!r}")
+    if updated.visibility != "public":  # others may no longer watch it
+        AlertStore(services.registry).drop_foreign_rules(row.key.uid, updated.owner_id)
     services.registry.audit(
         viewer.account_id, "device.update", f"device:{row.key.uid}", {"fields": sorted(changes)}
     )
@@ -222,6 +225,7 @@ def delete_device(services: ServicesDep, viewer: WriterDep, device: str) -> Resp
     row = editable_device(services, viewer, device)
     services.store.delete_device(row.key)
     services.registry.delete_device(row.key)
+    AlertStore(services.registry).forget_device(row.key.uid)
     services.registry.audit(viewer.account_id, "device.delete", f"device:{row.key.uid}")
     return Response(status_code=204)
 
