@@ -74,6 +74,14 @@ class PipelineCollector(Collector):
         for decoder, n in sorted(s.by_decoder.items()):
             by_decoder.add_metric([self.source, decoder], float(n))
         yield by_decoder
+        by_reason = CounterMetricFamily(
+            "lorakeet_messages_rejected_by_reason",
+            "Messages kept raw in the rejected table, by reason (envelope, f_cnt, time, ...)",
+            labels=["source", "reason"],
+        )
+        for reason, n in sorted(s.rejected_by.items()):
+            by_reason.add_metric([self.source, reason], float(n))
+        yield by_reason
         decode = CounterMetricFamily(
             "lorakeet_decode_seconds", "Time spent parsing and decoding", labels=["source"]
         )

@@ -125,6 +125,20 @@ class PipelineSettings(BaseModel):
         description="on-disk spool for batches the store refused (replayed in order); empty: no spool",
     )
 
+    network_time_future_s: float = Field(
+        3600,
+        ge=0,
+        description="a network's reception time may lie this far after arrival here (else rejected)",
+    )
+    sensor_time_past_s: float = Field(
+        90 * 86_400,
+        ge=0,
+        description="a sensor's sample time may lie this far before the uplink's reception (else rejected)",
+    )
+    sensor_time_future_s: float = Field(
+        600, ge=0, description="a sensor's own sample time may lie this far after the uplink's reception"
+    )
+
     @field_validator("spool_path", mode="before")
     @classmethod
     def _empty_means_no_spool(cls, v: object) -> object:

@@ -18,6 +18,7 @@ from .codecs import make_resolver
 from .devices import DeviceDirectory
 from .mqtt_source import MqttSource
 from .pipeline import Decoding, Pipeline
+from .validate import TimeWindow
 from .worker import RemotePipeline
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ def make_pipeline(settings: Settings, store: Store, registry: Registry) -> Pipel
         queue_size=p.queue_size,
         dedup_capacity=p.dedup_capacity,
         spool=Spool(p.spool_path) if p.spool_path else None,
+        window=TimeWindow.from_settings(p),
         observers=[AlertEngine.from_settings(settings, registry, store)],
     )
 

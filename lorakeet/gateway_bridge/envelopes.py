@@ -21,9 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from lorakeet.storage.records import ID_PATTERN, Uplink, is_valid_id
 from lorakeet.timefmt import parse_rfc3339_ns
 
+from .validate import EnvelopeError, OutOfRange, check_bandwidth
 
-class EnvelopeError(ValueError):
-    """A message body is not a well-formed uplink or event."""
+__all__ = ["EnvelopeError", "OtherEvent", "OutOfRange", "parse_chirpstack", "parse_tts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +66,7 @@ class _TtsRx(_Model):
 
 class _TtsLora(_Model):
     spreading_factor: int | None = None
+    bandwidth: int | None = None
 
 
 class _TtsDataRate(_Model):
@@ -131,7 +132,7 @@ def _time_ns(*candidates: str | None) -> tuple[int, bool]:
         if c:
             try:
                 return parse_rfc3339_ns(c), True
-            except ValueError as exc:
+            except (ValueError, OverflowError) as exc:
                 raise EnvelopeError(str(exc)) from exc
     return 0, False
 
@@ -152,6 +153,7 @@ def _tts_uplink(up: TtsApplicationUp, source: str) -> Uplink | OtherEvent:
     )
     settings = msg.settings
     lora = settings.data_rate.lora if settings and settings.data_rate else None
+    check_bandwidth(lora.bandwidth if lora else None)
     best = max(rx, key=lambda r: r.snr if r.snr is not None else -99.0, default=None)
     return Uplink(
         source=source,
@@ -238,11 +240,12 @@ def _fast_tts(body: bytes | bytearray | str, source: str) -> Uplink:
     lora = data_rate.get("lora", {}) if type(data_rate) is dict else None
     if type(lora) is not dict:
         raise _NotFast
-    sf, freq = lora.get("spreading_factor"), settings.get("frequency")
+    sf, freq, bw = lora.get("spreading_factor"), settings.get("frequency"), lora.get("bandwidth")
     if (sf is not None and type(sf) is not int) or (freq is not None and type(freq) is not str):
         raise _NotFast
-    if freq and not freq.isdigit():
+    if (freq and not (freq.isascii() and freq.isdigit())) or (bw is not None and type(bw) is not int):
         raise _NotFast
+    check_bandwidth(bw)
     decoded, eui, payload = msg.get("decoded_payload"), ids.get("dev_eui"), msg.get("frm_payload", "")
     if (decoded is not None and type(decoded) is not dict) or (eui is not None and type(eui) is not str):
         raise _NotFast
@@ -312,6 +315,7 @@ class _CsRx(_Model):
 
 class _CsLora(_Model):
     spreadingFactor: int | None = None
+    bandwidth: int | None = None
 
 
 class _CsModulation(_Model):
@@ -354,6 +358,7 @@ def parse_chirpstack(body: bytes | bytearray | str, event: str = "up") -> Uplink
     received_at_ns, from_network = _time_ns(up.time, rx[0].nsTime if rx else None)
     tx = up.txInfo
     lora = tx.modulation.lora if tx and tx.modulation else None
+    check_bandwidth(lora.bandwidth if lora else None)
     return Uplink(
         source="chirpstack",
         application_id=info.applicationId,

@@ -28,6 +28,7 @@ from lorakeet.storage.spool import Spool, SpoolError
 from .batch_queue import BatchQueue
 from .devices import DeviceDirectory
 from .envelopes import EnvelopeError, OtherEvent, parse_chirpstack, parse_tts
+from .validate import TimeWindow, check_readings, check_uplink, non_finite
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +70,11 @@ class PipelineStats:
     decode_ns: int = 0
     write_ns: int = 0
     by_decoder: dict[str, int] = field(default_factory=dict)
+    rejected_by: dict[str, int] = field(default_factory=dict)
 
 
 NO_DECODER = "none"
+DEFAULT_WINDOW = TimeWindow()
 
 
 class DedupCache:
@@ -140,8 +143,10 @@ class Pipeline:
         retry_max: float = 10.0,
         observers: Sequence[Callable[[Sequence[StoredUplink]], None]] = (),
         spool: Spool | None = None,
+        window: TimeWindow = DEFAULT_WINDOW,
     ) -> None:
         self.writer = writer
+        self.window = window
         self.spool = spool
         self._replay_delay = retry_initial
         self._next_replay = 0.0
@@ -226,54 +231,20 @@ class Pipeline:
         seen: set[tuple[str, str, int, int]] = set()
         t0 = time.perf_counter_ns()
         for msg in batch:
-            if len(msg.body) > MAX_BODY:
-                log.warning(
-                    "rejected message on topic %r from %s: body of %d bytes is over %d",
-                    msg.topic,
-                    msg.source,
-                    len(msg.body),
-                    MAX_BODY,
-                )
-                rejected.append(
-                    RejectedMessage(
-                        msg.source,
-                        msg.topic,
-                        bytes(msg.body[:MAX_BODY]),
-                        f"body of {len(msg.body)} bytes is over the {MAX_BODY} byte limit (kept truncated)",
-                        msg.arrived_ns,
-                    )
-                )
-                continue
             try:
-                parsed = (
-                    parse_tts(msg.body, msg.source)
-                    if msg.source != "chirpstack"
-                    else (parse_chirpstack(msg.body, msg.event))
-                )
+                s = self._admit(msg, seen)
             except EnvelopeError as exc:
                 log.warning("rejected message on topic %r from %s: %s", msg.topic, msg.source, exc)
-                rejected.append(
-                    RejectedMessage(msg.source, msg.topic, bytes(msg.body), str(exc), msg.arrived_ns)
+                rejected.append(_rejected(msg, str(exc), exc.reason))
+                continue
+            except Exception as exc:  # a bug must not end ingest: the message is kept raw
+                log.exception(
+                    "internal error on a message of topic %r; kept in the rejected table", msg.topic
                 )
+                rejected.append(_rejected(msg, f"internal error: {exc!r}", "internal"))
                 continue
-            if isinstance(parsed, OtherEvent):
-                stats.other_events += 1
-                log.debug("skipping %s event of device_id=%s", parsed.kind, parsed.device_id)
-                continue
-            if not parsed.time_from_network:
-                parsed = _with_arrival_time(parsed, msg.arrived_ns)
-            key = parsed.dedup_key
-            if key in seen or key in self.dedup:
-                stats.dedup_hits += 1
-                continue
-            seen.add(key)
-            s = self.decoding.decode(parsed)
-            if s.decode_error is not None:
-                stats.decode_failed += 1
-                log.info(
-                    "stored raw: device_id=%s f_cnt=%d: %s", parsed.device_id, parsed.f_cnt, s.decode_error
-                )
-            stored.append(s)
+            if s is not None:
+                stored.append(s)
         t1 = time.perf_counter_ns()
         stats.decode_ns += t1 - t0
         outcome = self._durable(stored, rejected)
@@ -290,10 +261,52 @@ class Pipeline:
         if outcome == "stored":
             self._notify(stored)
 
+    def _admit(self, msg: Inbound, seen: set[tuple[str, str, int, int]]) -> StoredUplink | None:
+        """Parse, validate, dedup and decode one message; None when there is nothing to store.
+
+        Raises EnvelopeError (OutOfRange included) for a message to keep in the rejected table.
+        """
+        stats = self.stats
+        if len(msg.body) > MAX_BODY:
+            raise EnvelopeError(
+                f"body of {len(msg.body)} bytes is over the {MAX_BODY} byte limit (kept truncated)"
+            )
+        parsed = (
+            parse_tts(msg.body, msg.source)
+            if msg.source != "chirpstack"
+            else parse_chirpstack(msg.body, msg.event)
+        )
+        if isinstance(parsed, OtherEvent):
+            stats.other_events += 1
+            log.debug("skipping %s event of device_id=%s", parsed.kind, parsed.device_id)
+            return None
+        arrived = msg.arrived_ns or time.time_ns()
+        if not parsed.time_from_network:
+            parsed = _with_arrival_time(parsed, arrived)
+        check_uplink(parsed, arrived, self.window)
+        key = parsed.dedup_key
+        if key in seen or key in self.dedup:
+            stats.dedup_hits += 1
+            return None
+        s = self.decoding.decode(parsed)
+        check_readings(s, self.window)
+        bad = non_finite(s)
+        if bad is not None:
+            s = s._replace(
+                readings=(), decode_error=f"decoder gave a value that is not a finite number for {bad}"
+            )
+        seen.add(key)
+        if s.decode_error is not None:
+            stats.decode_failed += 1
+            log.info("stored raw: device_id=%s f_cnt=%d: %s", parsed.device_id, parsed.f_cnt, s.decode_error)
+        return s
+
     def _count_stored(self, stored: list[StoredUplink], rejected: list[RejectedMessage]) -> None:
         stats = self.stats
         stats.stored += len(stored)
         stats.rejected += len(rejected)
+        for r in rejected:
+            stats.rejected_by[r.reason] = stats.rejected_by.get(r.reason, 0) + 1
         for s in stored:
             stats.by_decoder[s.decoder] = stats.by_decoder.get(s.decoder, 0) + 1
 
@@ -450,3 +463,29 @@ def _with_arrival_time(u: Uplink, arrived_ns: int) -> Uplink:
         "uplink of device_id=%s f_cnt=%d carries no network time; using arrival time", u.device_id, u.f_cnt
     )
     return u._replace(received_at_ns=arrived_ns or time.time_ns())
+
+
+def _rejected(msg: Inbound, error: str, reason: str) -> RejectedMessage:
+    body = bytes(msg.body[:MAX_BODY])
+    return RejectedMessage(msg.source, msg.topic, body, error, msg.arrived_ns or time.time_ns(), reason)
+
+
+def screen(
+    body: bytes, source: str, arrived_ns: int, window: TimeWindow, event: str = "up"
+) -> EnvelopeError | None:
+    """What the pipeline would reject this message for (None: it would take it).
+
+    For callers that answer the sender (the webhook): the message is still submitted, so
+    the pipeline keeps it raw in the rejected table.
+    """
+    try:
+        parsed = parse_tts(body, source) if source != "chirpstack" else parse_chirpstack(body, event)
+        if not isinstance(parsed, OtherEvent):
+            check_uplink(
+                parsed if parsed.time_from_network else parsed._replace(received_at_ns=arrived_ns),
+                arrived_ns,
+                window,
+            )
+    except EnvelopeError as exc:
+        return exc
+    return None

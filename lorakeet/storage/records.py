@@ -103,6 +103,8 @@ class RejectedMessage:
     body: bytes
     error: str
     received_at_ns: int
+    reason: str = "envelope"
+    """A short, fixed category of ``error`` for metrics (``envelope``, ``f_cnt``, ``time``...)."""
 
 
 @dataclass(frozen=True, slots=True)

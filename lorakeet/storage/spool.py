@@ -75,7 +75,7 @@ def _load_uplink(t: tuple[Any, ...]) -> StoredUplink:
 
 def encode(stored: Sequence[StoredUplink], rejected: Sequence[RejectedMessage]) -> bytes:
     """One batch as bytes."""
-    rej = [(r.source, r.topic, r.body, r.error, r.received_at_ns) for r in rejected]
+    rej = [(r.source, r.topic, r.body, r.error, r.received_at_ns, r.reason) for r in rejected]
     return marshal.dumps(([_dump_uplink(s) for s in stored], rej), 4)
 
 

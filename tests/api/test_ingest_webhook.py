@@ -113,6 +113,22 @@ def test_malformed_json_is_400_and_kept_raw(hook: tuple[TestClient, Services, Fl
     assert post(client, b'{"hello": "world"}') == 400
 
 
+def test_out_of_range_is_422_kept_raw_and_ingest_keeps_answering(
+    hook: tuple[TestClient, Services, FlakyStore],
+) -> None:
+    client, _, store = hook
+    poison = body(f_cnt=1).replace(b'"f_cnt":1}', b'"f_cnt":18446744073709551616}')
+    assert poison != body(f_cnt=1)
+    r = client.post(URL, content=poison, headers={"X-Lorakeet-Secret": SECRET})
+    assert r.status_code == 422 and "f_cnt" in r.json()["detail"]
+    (kept,) = store.rejected()
+    assert kept.body == poison
+    assert post(client, body(f_cnt=2)) == 200  # the next uplink (any account's) is stored
+    assert store.count_uplinks() == 1
+    metrics = client.get("/metrics").text
+    assert 'lorakeet_messages_rejected_by_reason_total{reason="f_cnt",source="webhook"} 1.0' in metrics
+
+
 def test_store_outage_is_503_and_the_retry_is_stored_once(
     hook: tuple[TestClient, Services, FlakyStore],
 ) -> None:

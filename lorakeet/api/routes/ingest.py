@@ -9,8 +9,9 @@ reports the batch durable: 2xx means stored. A store outage (or no answer within
 pipeline, and a write that lands twice overwrites itself in the store.
 
 Status codes: 401 no secret, 403 wrong secret (or a body of another application), 413
-body over 64 KiB, 400 malformed JSON (the raw body is still kept in the rejected
-table), 503 not durable, 200 stored.
+body over 64 KiB, 400 malformed JSON, 422 a value out of range (a frame counter over 32
+bits, a time no store can hold...; in both cases the raw body is still kept in the
+rejected table), 503 not durable, 200 stored.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ import orjson
 from fastapi import APIRouter, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from lorakeet.gateway_bridge.pipeline import Inbound
+from lorakeet.gateway_bridge.pipeline import Inbound, screen
+from lorakeet.gateway_bridge.validate import TimeWindow
 from lorakeet.storage.registry import DeviceFilter
 
 from ..auth import WriterDep
@@ -100,7 +102,7 @@ async def _durable(services: ServicesDep, body: bytes, arrived_ns: int) -> BaseE
 @router.post(
     "/ttn",
     summary="TTN / The Things Stack webhook (uplink JSON)",
-    responses=problem_responses(400, 401, 403, 413, 503),
+    responses=problem_responses(400, 401, 403, 413, 422, 503),
 )
 async def ingest_ttn(request: Request, services: ServicesDep) -> IngestAccepted:
     """Store one uplink message; answers 200 only once it is durable (503: please retry)."""
@@ -127,7 +129,10 @@ async def ingest_ttn(request: Request, services: ServicesDep) -> IngestAccepted:
         )
     if not hmac.compare_digest(app_id.encode(), row.application_id.encode()):
         raise HTTPException(status_code=403, detail=f"this secret is not the one of application {app_id!r}")
+    refused = screen(body, "ttn", arrived_ns, TimeWindow.from_settings(services.settings.pipeline))
     error = await _durable(services, body, arrived_ns)
+    if refused is not None and error is None:  # kept raw in the rejected table
+        raise HTTPException(status_code=422, detail=f"rejected ({refused.reason}): {refused}")
     if error is not None:
         raise HTTPException(
             status_code=503, detail=f"not stored ({error}); retry later", headers={"Retry-After": "30"}
