@@ -1,0 +1,302 @@
+"""Device models as data: one TOML file per vendor maps a Device Repository model to a kind,
+a decoder and a field map.
+
+A model is recognised by its Device Repository brand id (``dragino``) and model id
+(``ldds75``), which The Things Stack sends in ``uplink_message.version_ids``. Each vendor
+file (``<brand>.toml`` in this directory) has ``brand`` and a ``[models.<model id>]``
+table per model::
+
+    brand = "dragino"
+
+    [models.ldds75]
+    name = "LDDS75"
+    kind = "bin"                    # bin, streetlight, boat or other
+    decoder = "dragino_ldds75"      # a registered decoder, or "network"
+    aliases = ["ldds75-lb"]         # other model ids with the same codec (optional)
+    profiles = ["LDDS75"]           # ChirpStack device-profile names (optional)
+
+    [models.ldds75.fields]
+    Bat = { quantity = "battery_voltage", unit = "V" }   # where the unit comes from
+    Distance = { quantity = "distance", unit = "mm" }
+
+A field rule names the source path (nested keys joined with "."), the vocabulary
+quantity (optionally with a channel: ``temperature_1``), the unit the source uses and an
+optional ``scale``. Files are validated when first loaded: an unknown quantity, a unit
+that does not convert exactly into the quantity's unit, or an unknown decoder raises
+:class:`ModelFileError` naming the file and the model.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..quantities import split_key
+from ..types import FieldMap, FieldRule
+
+__all__ = ["FieldRule", "Model", "ModelFileError", "catalog", "load_catalog", "merge_maps"]
+
+MODELS_DIR = Path(__file__).parent
+Kind = Literal["bin", "streetlight", "boat", "other"]
+NETWORK = "network"
+
+# Units a source may use, per vocabulary unit, with the exact factor into it.
+UNIT_FACTORS: dict[str, dict[str, float]] = {
+    "m": {"m": 1.0, "cm": 0.01, "mm": 0.001, "km": 1000.0},
+    "V": {"V": 1.0, "mV": 0.001, "kV": 1000.0},
+    "A": {"A": 1.0, "mA": 0.001, "µA": 1e-6, "uA": 1e-6},
+    "W": {"W": 1.0, "mW": 0.001, "kW": 1000.0},
+    "kWh": {"kWh": 1.0, "Wh": 0.001, "MWh": 1000.0},
+    "°C": {"°C": 1.0, "℃": 1.0},
+    "%": {"%": 1.0},
+    "hPa": {"hPa": 1.0, "Pa": 0.01, "kPa": 10.0, "mbar": 1.0},
+    "lx": {"lx": 1.0, "lux": 1.0},
+    "ppm": {"ppm": 1.0},
+    "km/h": {"km/h": 1.0, "m/s": 3.6},
+    "°": {"°": 1.0, "deg": 1.0},
+    "Hz": {"Hz": 1.0, "kHz": 1000.0},
+    "s": {"s": 1.0, "min": 60.0, "h": 3600.0, "ms": 0.001},
+    "dB": {"dB": 1.0, "dBA": 1.0},
+    "g": {"g": 1.0},
+    "°/s": {"°/s": 1.0},
+    "": {"": 1.0},
+}
+
+_PATH = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
+_ID = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
+
+
+class ModelFileError(ValueError):
+    """A vendor file (or a user's field map) is not valid; says which file, model and field."""
+
+
+def unit_factor(quantity: str, unit: str | None) -> float:
+    """The exact factor from ``unit`` into the vocabulary unit of ``quantity`` (a reading key).
+
+    ``None`` means the source already uses the vocabulary's unit. Raises ValueError for an
+    unknown quantity or a unit that does not convert into it.
+    """
+    try:
+        q, _ = split_key(quantity)
+    except KeyError:
+        raise ValueError(f"unknown quantity {quantity!r}") from None
+    if unit is None:
+        return 1.0
+    factors = UNIT_FACTORS.get(q.unit, {q.unit: 1.0})
+    if unit not in factors:
+        accepted = ", ".join(repr(u) for u in factors) or "none"
+        raise ValueError(f"unit {unit!r} does not convert into {q.name} ({q.unit!r}); accepted: {accepted}")
+    return factors[unit]
+
+
+class RuleSpec(BaseModel):
+    """One field rule as written in a vendor file or sent to the API."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    quantity: str = Field(min_length=1, max_length=70, examples=["distance"])
+    unit: str | None = Field(None, max_length=20, examples=["mm"])
+    scale: float = Field(1.0, examples=[1.0])
+
+    @field_validator("scale")
+    @classmethod
+    def _nonzero(cls, v: float) -> float:
+        if v == 0:
+            raise ValueError("scale cannot be 0")
+        return v
+
+    def rule(self) -> FieldRule:
+        """The rule the reader applies; raises ValueError for a bad quantity or unit."""
+        unit_factor(self.quantity, self.unit)
+        return FieldRule(self.quantity, self.unit, self.scale)
+
+
+class ModelSpec(BaseModel):
+    """One ``[models.<id>]`` table."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    kind: Kind = "other"
+    decoder: str = NETWORK
+    aliases: list[str] = []
+    profiles: list[str] = []
+    fields: dict[str, RuleSpec] = {}
+
+
+class VendorFile(BaseModel):
+    """One vendor file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    brand: str
+    name: str = ""
+    models: dict[str, ModelSpec]
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """A recognised device model: what a device of it is, how it is decoded, its field map."""
+
+    brand_id: str
+    model_id: str
+    name: str
+    kind: str
+    decoder: str
+    field_map: Mapping[str, FieldRule]
+    aliases: tuple[str, ...] = ()
+    profiles: tuple[str, ...] = ()
+    source: str = "shipped"
+
+
+def check_field_map(fields: Mapping[str, Any], where: str) -> dict[str, FieldRule]:
+    """Validate ``{path: {quantity, unit, scale}}``; ModelFileError names ``where`` and the field."""
+    out: dict[str, FieldRule] = {}
+    for path, raw in fields.items():
+        if not _PATH.match(path) or path.startswith(".") or path.endswith(".") or ".." in path:
+            raise ModelFileError(f"{where}: field path {path!r} is not a dotted path of keys")
+        try:
+            spec = raw if isinstance(raw, RuleSpec) else RuleSpec.model_validate(raw)
+            out[path] = spec.rule()
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            loc = ".".join(str(p) for p in first["loc"])
+            raise ModelFileError(f"{where}: field {path!r}: {loc}: {first['msg']}") from None
+        except ValueError as exc:
+            raise ModelFileError(f"{where}: field {path!r}: {exc}") from None
+    return out
+
+
+def check_decoder(decoder: str, where: str, known: Iterable[str]) -> None:
+    """A shipped model names a registered decoder or ``network``."""
+    if decoder != NETWORK and decoder not in set(known):
+        raise ModelFileError(f"{where}: unknown decoder {decoder!r}")
+
+
+def _load_file(path: Path, known_decoders: Iterable[str]) -> list[Model]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        vendor = VendorFile.model_validate(data)
+    except tomllib.TOMLDecodeError as exc:
+        raise ModelFileError(f"{path.name}: not valid TOML: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise ModelFileError(f"{path.name}: {loc}: {first['msg']}") from None
+    if not _ID.match(vendor.brand):
+        raise ModelFileError(f"{path.name}: brand {vendor.brand!r} is not a Device Repository id")
+    known = set(known_decoders)
+    out = []
+    for model_id, spec in vendor.models.items():
+        where = f"{path.name}: model {model_id!r}"
+        for mid in (model_id, *spec.aliases):
+            if not _ID.match(mid):
+                raise ModelFileError(f"{where}: {mid!r} is not a Device Repository model id")
+        check_decoder(spec.decoder, where, known)
+        out.append(
+            Model(
+                vendor.brand,
+                model_id,
+                spec.name,
+                spec.kind,
+                spec.decoder,
+                check_field_map(spec.fields, where),
+                tuple(spec.aliases),
+                tuple(spec.profiles),
+            )
+        )
+    return out
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", name.lower())
+
+
+@dataclass
+class Catalog:
+    """Every shipped model, by (brand id, model id) and by ChirpStack profile name."""
+
+    models: dict[tuple[str, str], Model] = field(default_factory=dict)
+    by_profile: dict[str, Model] = field(default_factory=dict)
+
+    def add(self, m: Model, where: str) -> None:
+        """Index one model under its id and aliases; a duplicate is a ModelFileError."""
+        for mid in (m.model_id, *m.aliases):
+            if (m.brand_id, mid) in self.models:
+                raise ModelFileError(f"{where}: model {m.brand_id}/{mid} is defined twice")
+            self.models[(m.brand_id, mid)] = m
+        for name in (*m.profiles, f"{m.brand_id} {m.model_id}", f"{m.brand_id}-{m.model_id}", m.name):
+            self.by_profile.setdefault(_norm(name), m)
+        self.by_profile.setdefault(_norm(f"{m.brand_id} {m.name}"), m)
+
+    def get(self, brand_id: str | None, model_id: str | None) -> Model | None:
+        """The model, or None when either id is missing or unknown."""
+        if not brand_id or not model_id:
+            return None
+        return self.models.get((brand_id.lower(), model_id.lower()))
+
+    def match_profile(self, profile_name: str | None) -> Model | None:
+        """The model a ChirpStack device-profile name names (``Dragino LDDS75``), or None."""
+        if not profile_name:
+            return None
+        return self.by_profile.get(_norm(profile_name))
+
+    def all(self) -> list[Model]:
+        """Every model once, by brand and model id."""
+        seen = {id(m): m for m in self.models.values()}
+        return sorted(seen.values(), key=lambda m: (m.brand_id, m.model_id))
+
+
+def load_catalog(directory: Path = MODELS_DIR, known_decoders: Iterable[str] | None = None) -> Catalog:
+    """Load and validate every ``*.toml`` in ``directory``; raises ModelFileError."""
+    if known_decoders is None:
+        from ..registry import DECODERS
+
+        known_decoders = DECODERS
+    known = set(known_decoders)
+    cat = Catalog()
+    for path in sorted(directory.glob("*.toml")):
+        for m in _load_file(path, known):
+            cat.add(m, path.name)
+    return cat
+
+
+@functools.cache
+def catalog() -> Catalog:
+    """The shipped catalog, loaded once per process."""
+    return load_catalog()
+
+
+def merge_maps(*layers: Mapping[str, FieldRule | None] | None) -> dict[str, FieldRule]:
+    """Later layers win per path; a path mapped to None removes the rule of earlier layers."""
+    out: dict[str, FieldRule] = {}
+    for layer in layers:
+        if not layer:
+            continue
+        for path, rule in layer.items():
+            if rule is None:
+                out.pop(path, None)
+            else:
+                out[path] = rule
+    return out
+
+
+def rules_from_json(fields: Mapping[str, Any] | None, where: str) -> dict[str, FieldRule | None]:
+    """A stored user map (``{path: {quantity, unit, scale} | null}``), validated."""
+    if not fields:
+        return {}
+    removed = {p: None for p, v in fields.items() if v is None}
+    kept = check_field_map({p: v for p, v in fields.items() if v is not None}, where)
+    return {**kept, **removed}
+
+
+def rules_to_json(rules: FieldMap) -> dict[str, dict[str, Any]]:
+    """A field map as JSON: ``{path: {quantity, unit, scale}}``."""
+    return {p: {"quantity": r.quantity, "unit": r.unit, "scale": r.scale} for p, r in rules.items()}
