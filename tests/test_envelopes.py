@@ -22,7 +22,7 @@ from lorakeet.gateway_bridge.envelopes import (
     parse_tts,
     parse_tts_validated,
 )
-from lorakeet.storage.records import Uplink
+from lorakeet.storage.records import DeviceModel, Uplink
 from lorakeet.timefmt import format_rfc3339_ns, parse_rfc3339_ns
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -205,6 +205,9 @@ _PATHS = [
     ("uplink_message", "settings", "frequency"),
     ("uplink_message", "settings", "data_rate"),
     ("uplink_message", "received_at"),
+    ("uplink_message", "version_ids"),
+    ("uplink_message", "version_ids", "brand_id"),
+    ("uplink_message", "version_ids", "model_id"),
 ]
 
 
@@ -246,3 +249,36 @@ def test_ids_outside_the_network_rules_are_rejected(bad_id: str) -> None:
     doc["end_device_ids"]["device_id"] = bad_id
     with pytest.raises(EnvelopeError):
         parse_tts(json.dumps(doc))
+
+
+def test_tts_version_ids_name_the_device_model() -> None:
+    for parse in (parse_tts, parse_tts_validated):
+        u = parse(body("ttn_up_full.json"))
+        assert isinstance(u, Uplink)
+        assert u.device_model == DeviceModel(
+            "dragino", "lse01", "_unknown_hw_version_", "1.1.4", "EU_863_870"
+        )
+    doc = json.loads(body("ttn_up_zero_fcnt.json"))
+    u = parse_tts(json.dumps(doc))
+    assert isinstance(u, Uplink) and u.device_model is None
+    # unusable ids are left out, and never reject the uplink
+    doc["uplink_message"]["version_ids"] = {"brand_id": 7, "model_id": "ldds75", "band_id": "x\n"}
+    for parse in (parse_tts, parse_tts_validated):
+        u = parse(json.dumps(doc))
+        assert isinstance(u, Uplink) and u.device_model == DeviceModel(None, "ldds75")
+
+
+def test_chirpstack_device_profile_and_tags_name_the_device_model() -> None:
+    u = parse_chirpstack(body("chirpstack_up.json"))
+    assert isinstance(u, Uplink)
+    assert u.device_model == DeviceModel(
+        profile_name="Test device-profile", profile_id="14855bf7-d10d-4aee-b618-ebfcb64dc7ad"
+    )
+    doc = json.loads(body("chirpstack_up.json"))
+    doc["deviceInfo"]["tags"] = {"brand_id": "dragino", "model_id": "ldds75", "firmware_version": "1.1.4"}
+    doc["deviceInfo"]["deviceProfileName"] = {"not": "a string"}
+    u = parse_chirpstack(json.dumps(doc))
+    assert isinstance(u, Uplink)
+    assert u.device_model == DeviceModel(
+        "dragino", "ldds75", None, "1.1.4", None, None, "14855bf7-d10d-4aee-b618-ebfcb64dc7ad"
+    )

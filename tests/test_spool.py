@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lorakeet.gateway_bridge.pipeline import MAX_BODY, Inbound
-from lorakeet.storage.records import RejectedMessage
+from lorakeet.storage.records import DeviceModel, RejectedMessage
 from lorakeet.storage.spool import Spool, decode, encode
 
 from .fakes import MemoryWriter
@@ -27,6 +27,9 @@ def test_records_round_trip(tmp_path: Path) -> None:
     (s,) = w.stored
     r = RejectedMessage("ttn", "t", b"\x00{", "bad", 5)
     assert decode(encode([s], [r])) == ([s], [r])
+    with_model = s._replace(uplink=s.uplink._replace(device_model=DeviceModel("dragino", "ldds75")))
+    (back,), _ = decode(encode([with_model], []))
+    assert back == with_model and isinstance(back.uplink.device_model, DeviceModel)
 
 
 def test_store_down_batch_is_spooled_acked_then_replayed_in_order(tmp_path: Path) -> None:

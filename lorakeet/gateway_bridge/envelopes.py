@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lorakeet.storage.records import ID_PATTERN, Uplink, is_valid_id
+from lorakeet.storage.records import ID_PATTERN, DeviceModel, Uplink, is_valid_id
 from lorakeet.timefmt import parse_rfc3339_ns
 
 from .validate import EnvelopeError, OutOfRange, check_bandwidth
@@ -86,6 +86,7 @@ class _TtsUplinkMessage(_Model):
     rx_metadata: list[_TtsRx] = []
     settings: _TtsSettings | None = None
     received_at: str | None = None
+    version_ids: Any = None
 
 
 _TTS_OTHER_EVENTS = (
@@ -137,6 +138,43 @@ def _time_ns(*candidates: str | None) -> tuple[int, bool]:
     return 0, False
 
 
+_VERSION_KEYS = ("brand_id", "model_id", "hardware_version", "firmware_version", "band_id")
+
+
+def _id_text(value: object) -> str | None:
+    """A short printable string, else None: a model id never rejects an uplink."""
+    if type(value) is str and 0 < len(value) <= 100 and value.isprintable():
+        return value
+    return None
+
+
+def version_model(ids: object) -> DeviceModel | None:
+    """TTS ``version_ids`` as a DeviceModel; unusable entries are left out, never an error."""
+    if type(ids) is not dict:
+        return None
+    found = [_id_text(ids.get(k)) for k in _VERSION_KEYS]
+    return DeviceModel(*found) if any(found) else None
+
+
+def profile_model(info: _CsDeviceInfo) -> DeviceModel | None:
+    """ChirpStack's device profile and the device's tags (``brand_id``/``model_id``)."""
+    tags = info.tags if isinstance(info.tags, dict) else {}
+
+    def tag(*names: str) -> str | None:
+        return next((v for v in (_id_text(tags.get(n)) for n in names) if v), None)
+
+    model = DeviceModel(
+        brand_id=tag("brand_id", "brand", "vendor"),
+        model_id=tag("model_id", "model"),
+        hardware_version=tag("hardware_version"),
+        firmware_version=tag("firmware_version"),
+        band_id=tag("band_id"),
+        profile_name=_id_text(info.deviceProfileName),
+        profile_id=_id_text(info.deviceProfileId),
+    )
+    return model if any(model) else None
+
+
 def _tts_uplink(up: TtsApplicationUp, source: str) -> Uplink | OtherEvent:
     ids = up.end_device_ids
     app = ids.application_ids.application_id
@@ -171,6 +209,7 @@ def _tts_uplink(up: TtsApplicationUp, source: str) -> Uplink | OtherEvent:
         gateways=tuple(dict.fromkeys(r.gateway_ids.gateway_id for r in rx if r.gateway_ids.gateway_id)),
         network_decoded=msg.decoded_payload,
         time_from_network=from_network,
+        device_model=version_model(msg.version_ids),
     )
 
 
@@ -243,7 +282,7 @@ def _fast_tts(body: bytes | bytearray | str, source: str) -> Uplink:
     sf, freq, bw = lora.get("spreading_factor"), settings.get("frequency"), lora.get("bandwidth")
     if (sf is not None and type(sf) is not int) or (freq is not None and type(freq) is not str):
         raise _NotFast
-    if (freq and not (freq.isascii() and freq.isdigit())) or (bw is not None and type(bw) is not int):
+    if (freq is not None and not (freq.isascii() and freq.isdigit())) or (bw is not None and type(bw) is not int):
         raise _NotFast
     check_bandwidth(bw)
     decoded, eui, payload = msg.get("decoded_payload"), ids.get("dev_eui"), msg.get("frm_payload", "")
@@ -277,6 +316,7 @@ def _fast_tts(body: bytes | bytearray | str, source: str) -> Uplink:
         tuple(gateways),
         decoded,
         from_network,
+        version_model(msg.get("version_ids")),
     )
 
 
@@ -304,6 +344,9 @@ class _CsDeviceInfo(_Model):
     applicationId: str = Field(pattern=ID_PATTERN)
     devEui: str = Field(pattern=r"^[0-9A-Fa-f]{16}$")
     deviceName: str | None = None
+    deviceProfileId: Any = None
+    deviceProfileName: Any = None
+    tags: Any = None
 
 
 class _CsRx(_Model):
@@ -375,6 +418,7 @@ def parse_chirpstack(body: bytes | bytearray | str, event: str = "up") -> Uplink
         gateways=tuple(dict.fromkeys(r.gatewayId for r in rx if r.gatewayId)),
         network_decoded=up.object,
         time_from_network=from_network,
+        device_model=profile_model(info),
     )
 
 

@@ -49,6 +49,19 @@ class DeviceKey:
         return cls(app, dev)
 
 
+class DeviceModel(NamedTuple):
+    """What the network says a device is: Device Repository ids (TTS ``version_ids``) and/or a
+    ChirpStack device profile (with brand and model from the device's tags, when set)."""
+
+    brand_id: str | None = None
+    model_id: str | None = None
+    hardware_version: str | None = None
+    firmware_version: str | None = None
+    band_id: str | None = None
+    profile_name: str | None = None
+    profile_id: str | None = None
+
+
 class Uplink(NamedTuple):
     """One uplink from any network, normalised; times are ns since the epoch (UTC).
 
@@ -71,6 +84,7 @@ class Uplink(NamedTuple):
     gateways: tuple[str, ...] = ()
     network_decoded: Mapping[str, object] | None = None
     time_from_network: bool = True
+    device_model: DeviceModel | None = None
 
     @property
     def key(self) -> DeviceKey:

@@ -30,7 +30,7 @@ from typing import IO, Any
 
 from lorakeet.decoders import Reading
 
-from .records import RejectedMessage, StoredUplink, Uplink
+from .records import DeviceModel, RejectedMessage, StoredUplink, Uplink
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +53,17 @@ class SpoolError(Exception):
     """The spool could not durably take (or give back) a batch."""
 
 
+_DEVICE_MODEL = Uplink._fields.index("device_model")
+
+
 def _dump_uplink(s: StoredUplink) -> tuple[Any, ...]:
     u = s.uplink
     nd = dict(u.network_decoded) if u.network_decoded is not None else None
+    fields: list[Any] = list(u._replace(network_decoded=nd))
+    if u.device_model is not None:  # marshal takes plain tuples only
+        fields[_DEVICE_MODEL] = tuple(u.device_model)
     return (
-        tuple(u._replace(network_decoded=nd)),
+        tuple(fields),
         s.kind,
         s.decoder,
         tuple(tuple(r) for r in s.readings),
@@ -68,9 +74,10 @@ def _dump_uplink(s: StoredUplink) -> tuple[Any, ...]:
 
 def _load_uplink(t: tuple[Any, ...]) -> StoredUplink:
     u, kind, decoder, readings, warnings, error = t
-    return StoredUplink(
-        Uplink(*u), kind, decoder, tuple(Reading(*r) for r in readings), tuple(warnings), error
-    )
+    up = Uplink(*u)
+    if up.device_model is not None:
+        up = up._replace(device_model=DeviceModel(*up.device_model))
+    return StoredUplink(up, kind, decoder, tuple(Reading(*r) for r in readings), tuple(warnings), error)
 
 
 def encode(stored: Sequence[StoredUplink], rejected: Sequence[RejectedMessage]) -> bytes:
