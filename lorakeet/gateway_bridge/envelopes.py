@@ -282,7 +282,9 @@ def _fast_tts(body: bytes | bytearray | str, source: str) -> Uplink:
     sf, freq, bw = lora.get("spreading_factor"), settings.get("frequency"), lora.get("bandwidth")
     if (sf is not None and type(sf) is not int) or (freq is not None and type(freq) is not str):
         raise _NotFast
-    if (freq is not None and not (freq.isascii() and freq.isdigit())) or (bw is not None and type(bw) is not int):
+    if (freq is not None and not (freq.isascii() and freq.isdigit())) or (
+        bw is not None and type(bw) is not int
+    ):
         raise _NotFast
     check_bandwidth(bw)
     decoded, eui, payload = msg.get("decoded_payload"), ids.get("dev_eui"), msg.get("frm_payload", "")
