@@ -12,6 +12,7 @@ from .deps import Services
 from .ratelimit import TokenBuckets, rate_limit
 from .routes import (
     accounts,
+    across,
     alerts,
     audit,
     bins,
@@ -61,6 +62,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(me.router)
     app.include_router(devices.router)
     app.include_router(readings.router)
+    app.include_router(across.router)
     app.include_router(public.router)
     app.include_router(audit.router)
     app.include_router(fleet.router)

@@ -91,6 +91,8 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/v1/devices/{device}/uplinks"): PRIVATE_READ,
     ("POST", "/v1/devices/{device}/redecode"): Case(OK, 404, OK, 401, body={"start": "-1d"}),
     ("GET", "/v1/readings/latest"): ALL_OK,
+    ("GET", "/v1/readings"): Case(OK, OK, OK, OK, query="quantity=fill_pct&start=-30d&every=1d"),
+    ("GET", "/v1/readings/stats"): Case(OK, OK, OK, OK, query="quantity=fill_pct&start=-30d&every=1d"),
     ("GET", "/v1/jobs/{job_id}"): Case(404, 404, 404, 401),
     # open data
     ("GET", "/v1/public/devices"): ALL_OK,
