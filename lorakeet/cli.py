@@ -184,7 +184,7 @@ def _demo_extras(registry: Registry, app_id: str, fleet: list[SimDevice]) -> str
     from lorakeet.api.auth import hash_key, new_key
     from lorakeet.gateway_bridge.simulator import HARBOUR
     from lorakeet.storage.records import DeviceKey
-    from lorakeet.storage.registry import ConflictError
+    from lorakeet.storage.registry import ConflictError, DeviceChanges
 
     try:
         account = registry.create_account("Demo crew", "crew@lorakeet.invalid", ttn_application_ids=[app_id])
@@ -197,9 +197,9 @@ def _demo_extras(registry: Registry, app_id: str, fleet: list[SimDevice]) -> str
     for d in fleet:
         k = DeviceKey(app_id, d.device_id)
         if d.device_id == fleet[-1].device_id:
-            registry.update_device(k, {"visibility": "private", "owner_id": account.id})
+            registry.update_device(k, DeviceChanges(visibility="private", owner_id=account.id))
         elif d.device_id == "bin-001":
-            registry.update_device(k, {"meta": {**d.metadata, "thresholds": {"fill_pct": 70}}})
+            registry.update_device(k, DeviceChanges(metadata={**d.metadata, "thresholds": {"fill_pct": 70}}))
         elif d.device_id == "boat-01":
             ring = [
                 [lon - half, lat - half],
@@ -207,9 +207,8 @@ def _demo_extras(registry: Registry, app_id: str, fleet: list[SimDevice]) -> str
                 [lon + half, lat + half],
                 [lon - half, lat + half],
             ]
-            registry.update_device(
-                k, {"meta": {"geofence": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}}}
-            )
+            geofence = {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+            registry.update_device(k, DeviceChanges(metadata={"geofence": geofence}))
     return key
 
 

@@ -330,7 +330,7 @@ def import_rows(
     ``owner_id`` (when given) is skipped.
     """
     from lorakeet.storage.records import DeviceKey
-    from lorakeet.storage.registry import ConflictError
+    from lorakeet.storage.registry import ConflictError, DeviceChanges
 
     summary = ImportSummary()
     seen: set[DeviceKey] = set()
@@ -347,15 +347,16 @@ def import_rows(
             existing = registry.get_row(key)
             if existing is not None and owner_id is not None and existing.owner_id not in (None, owner_id):
                 raise SkipRow(f"{key.uid} is owned by another account")
-            meta = dict(existing.meta or {}) if existing is not None else {}
+            meta = dict(existing.metadata) if existing is not None else {}
             if row.bin_depth_m is not None:
                 meta["bin_depth_m"] = row.bin_depth_m
-            changes: dict[str, Any] = {**columns, "meta": meta, "source": "registered"}
+            fields: dict[str, Any] = {**columns, "metadata": meta, "source": "registered"}
             if owner_id is not None:
-                changes["owner_id"] = owner_id
+                fields["owner_id"] = owner_id
+            changes = DeviceChanges(**fields)
             if existing is None:
                 try:
-                    registry.create_device(key, **changes)
+                    registry.create_device(key, changes)
                     summary.created.append(key.uid)
                     registry.audit(owner_id, "device.import", f"device:{key.uid}", {"created": True})
                     continue

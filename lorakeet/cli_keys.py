@@ -26,7 +26,7 @@ def create(
 ) -> None:
     """Create a key (and an account unless --account is given); prints the key once to stdout."""
     from lorakeet.api.auth import SCOPES, hash_key, new_key
-    from lorakeet.storage.registry import ConflictError, Registry
+    from lorakeet.storage.registry import AccountChanges, ConflictError, Registry
 
     scopes = scope or (["admin"] if admin else ["read", "write"])
     bad = [s for s in scopes if s not in SCOPES]
@@ -45,7 +45,7 @@ def create(
             if found is None:
                 raise typer.BadParameter(f"no account {account}")
             if admin and not found.is_admin:
-                reg.update_account(account, {"is_admin": True})
+                reg.update_account(account, AccountChanges(is_admin=True))
             account_id = account
         key = new_key()
         row = reg.create_key(account_id, name=name, key_hash=hash_key(key), prefix=key[:8], scopes=scopes)

@@ -23,7 +23,7 @@ from lorakeet.gateway_bridge.envelopes import parse_chirpstack, parse_tts
 from lorakeet.gateway_bridge.simulator import chirpstack_uplink_body, sim_dev_eui
 from lorakeet.storage.influx_store import InfluxStore
 from lorakeet.storage.records import DeviceKey, StoredUplink, Uplink
-from lorakeet.storage.registry import Registry
+from lorakeet.storage.registry import DeviceChanges, Registry
 from lorakeet.storage.sqlite_store import SqliteStore
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -151,7 +151,7 @@ def test_import_csv_creates_updates_and_skips(sqlite_env: SqliteStore, tmp_path:
     owner = reg.create_account("Town crew", "crew@example.org")
     other = reg.create_account("Other", "other@example.org")
     reg.ensure_device(DeviceKey("bins-town", "bin-002"))  # auto-registered by the bridge: updated
-    reg.create_device(DeviceKey("bins-town", "bin-003"), owner_id=other.id, kind="bin")
+    reg.create_device(DeviceKey("bins-town", "bin-003"), DeviceChanges(owner_id=other.id, kind="bin"))
     f = tmp_path / "devices.csv"
     f.write_text(
         "application_id,device_id,dev_eui,name,kind,decoder,latitude,longitude,bin_depth_m\n"
@@ -187,7 +187,7 @@ def test_import_csv_creates_updates_and_skips(sqlite_env: SqliteStore, tmp_path:
         "70b3d57ed0050101",
         owner.id,
     )
-    assert (row.latitude, row.longitude, row.meta) == (51.92, 4.48, {"bin_depth_m": 1.2})
+    assert (row.latitude, row.longitude, row.metadata) == (51.92, 4.48, {"bin_depth_m": 1.2})
     claimed = reg.get_row(DeviceKey("bins-town", "bin-002"))
     assert claimed is not None
     assert (claimed.kind, claimed.owner_id, claimed.source) == ("bin", owner.id, "registered")
@@ -214,7 +214,9 @@ def test_import_ttn_lw_cli_json(sqlite_env: SqliteStore, tmp_path: Path) -> None
             51.9225,
             4.4792,
         )
-        assert bin_.meta == {"bin_depth_m": 1.1} and bin_.decoder == "lorakeet_bin" and bin_.owner_id is None
+        assert (
+            bin_.metadata == {"bin_depth_m": 1.1} and bin_.decoder == "lorakeet_bin" and bin_.owner_id is None
+        )
         assert (light.kind, light.dev_eui, light.latitude) == ("other", "70b3d57ed0050107", None)
     finally:
         reg.close()

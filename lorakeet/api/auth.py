@@ -19,7 +19,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from lorakeet.storage.registry import DeviceRow
+from lorakeet.storage.registry import Device
 
 from .deps import services_of
 
@@ -129,12 +129,12 @@ WriterDep = Annotated[Viewer, Depends(require("write"))]
 AdminDep = Annotated[Viewer, Depends(require("admin"))]
 
 
-def can_view_device(viewer: Viewer, row: DeviceRow) -> bool:
+def can_view_device(viewer: Viewer, row: Device) -> bool:
     """Public devices to anyone; private ones to their owner and admins."""
     return row.visibility == "public" or can_edit_device(viewer, row)
 
 
-def can_edit_device(viewer: Viewer, row: DeviceRow) -> bool:
+def can_edit_device(viewer: Viewer, row: Device) -> bool:
     """Only the owner (with a key) or an admin changes a device."""
     if viewer.is_admin:
         return True

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 def make_pipeline(settings: Settings, store: Store, registry: Registry) -> Pipeline:
     """A pipeline over ``store`` whose device cache is preloaded from ``registry``."""
     devices = DeviceDirectory(registry)
-    devices.preload(DeviceInfo.from_row(r) for r in registry.list_devices(limit=1_000_000))
+    devices.preload(DeviceInfo.from_device(r) for r in registry.list_devices(limit=1_000_000))
     p = settings.pipeline
     return Pipeline(
         store,

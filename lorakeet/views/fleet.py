@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from lorakeet.decoders import Value
 from lorakeet.storage.protocols import ReadingReader
 from lorakeet.storage.records import DeviceKey, LatestValue
-from lorakeet.storage.registry import DeviceFilter, DeviceRow, Registry
+from lorakeet.storage.registry import Device, DeviceFilter, Registry
 
 from .activity import DEFAULT_SILENCE_FACTOR, is_silent, median_interval_ns
 from .bins import DEFAULT_THRESHOLD_PCT, BinState, FillSample, bin_state, threshold_of
@@ -40,7 +40,7 @@ class DeviceSummary:
         return self.name or self.uid
 
 
-def summary(row: DeviceRow, latest: Sequence[LatestValue]) -> DeviceSummary:
+def summary(row: Device, latest: Sequence[LatestValue]) -> DeviceSummary:
     """Registry facts of a row, with the time of its newest value."""
     return DeviceSummary(
         DeviceKey(row.application_id, row.device_id).uid,
@@ -53,7 +53,7 @@ def summary(row: DeviceRow, latest: Sequence[LatestValue]) -> DeviceSummary:
     )
 
 
-def devices_of_kind(registry: Registry, kind: str, f: DeviceFilter) -> list[DeviceRow]:
+def devices_of_kind(registry: Registry, kind: str, f: DeviceFilter) -> list[Device]:
     """Rows of ``kind`` that filter ``f`` lets through (its visibility rules apply)."""
     f2 = DeviceFilter(
         kind=kind,
@@ -114,7 +114,7 @@ def bin_views(
     for row in rows:
         lv = latest.get(row.key, [])
         samples = fill_samples(store, row.key, now_ns, lookback_ns)
-        state = bin_state(samples, threshold_of(row.meta or {}, default_threshold), deadline_ns)
+        state = bin_state(samples, threshold_of(row.metadata, default_threshold), deadline_ns)
         battery = values_of(lv).get("battery")
         out.append(
             BinView(
@@ -201,7 +201,7 @@ def boat_views(registry: Registry, store: ReadingReader, f: DeviceFilter) -> lis
     for row in rows:
         lv = latest.get(row.key, [])
         pos = last_position(lv)
-        ring = polygon_from_metadata(row.meta or {})
+        ring = polygon_from_metadata(row.metadata)
         ins = inside(ring, pos.latitude, pos.longitude) if ring and pos else None
         out.append(BoatView(summary(row, lv), pos, ring, ins))
     return out

@@ -59,9 +59,9 @@ def test_rows_made_at_revision_1_survive_upgrade_to_head(db_url: str) -> None:
         assert current(reg.engine) == HEAD
         row = reg.get_row(DeviceKey("bins-town", "bin-001"))
         assert row is not None
-        assert row.owner_id == 1 and row.meta == {"bin_depth_m": 1.2} and row.tags == ["centre"]
+        assert row.owner_id == 1 and row.metadata == {"bin_depth_m": 1.2} and row.tags == ("centre",)
         acc = reg.get_account(1)
-        assert acc is not None and acc.ttn_application_ids == ["bins-town"]
+        assert acc is not None and acc.ttn_application_ids == ("bins-town",)
         reg.audit(1, "device.update", "device:bins-town.bin-001", {"fields": ["name"]})
         assert [e.action for e in reg.audit_entries()] == ["device.update"]
         index_names = {ix["name"] for ix in inspect(reg.engine).get_indexes("devices")}

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
 
 from lorakeet.storage.records import DeviceKey
-from lorakeet.storage.registry import ConflictError, DeviceFilter, Registry, as_utc
+from lorakeet.storage.registry import (
+    AccountChanges,
+    ConflictError,
+    DeviceChanges,
+    DeviceFilter,
+    Registry,
+    as_utc,
+)
 
 KEY = DeviceKey("bins-town", "bin-001")
 
@@ -18,13 +26,13 @@ def _account(registry: Registry, name: str = "maker", admin: bool = False) -> in
 
 def test_accounts_have_unique_emails(registry: Registry) -> None:
     a = registry.create_account("Maker", "Maker@Example.org", ttn_application_ids=["bins-town"])
-    assert a.email == "maker@example.org" and a.ttn_application_ids == ["bins-town"] and not a.is_admin
+    assert a.email == "maker@example.org" and a.ttn_application_ids == ("bins-town",) and not a.is_admin
     with pytest.raises(ConflictError):
         registry.create_account("Other", "maker@example.org")
     assert registry.count_accounts() == 1
-    updated = registry.update_account(a.id, {"ttn_application_ids": ["x"], "is_admin": True})
-    assert updated is not None and updated.is_admin and updated.ttn_application_ids == ["x"]
-    assert registry.update_account(999, {"name": "n"}) is None
+    updated = registry.update_account(a.id, AccountChanges(ttn_application_ids=["x"], is_admin=True))
+    assert updated is not None and updated.is_admin and updated.ttn_application_ids == ("x",)
+    assert registry.update_account(999, AccountChanges(name="n")) is None
 
 
 def test_keys_are_found_by_hash_until_revoked(registry: Registry) -> None:
@@ -67,13 +75,16 @@ def test_last_used_is_touched_at_most_once_a_minute(registry: Registry) -> None:
 
 def test_devices_create_update_delete(registry: Registry) -> None:
     owner = _account(registry)
-    row = registry.create_device(KEY, owner_id=owner, kind="bin", meta={"bin_depth_m": 1.2}, tags=["centre"])
-    assert row.owner_id == owner and row.meta == {"bin_depth_m": 1.2}
+    fields = DeviceChanges(owner_id=owner, kind="bin", metadata={"bin_depth_m": 1.2}, tags=["centre"])
+    row = registry.create_device(KEY, fields)
+    assert row.owner_id == owner and row.metadata == {"bin_depth_m": 1.2} and row.tags == ("centre",)
     with pytest.raises(ConflictError):
-        registry.create_device(KEY, owner_id=owner)
-    updated = registry.update_device(KEY, {"name": "Station", "latitude": 52.1, "longitude": 5.1})
-    assert updated is not None and updated.name == "Station"
-    assert registry.update_device(DeviceKey("x", "y"), {"name": "n"}) is None
+        registry.create_device(KEY, DeviceChanges(owner_id=owner))
+    updated = registry.update_device(KEY, DeviceChanges(name="Station", latitude=52.1, longitude=5.1))
+    assert updated is not None and updated.name == "Station" and updated.kind == "bin"
+    assert registry.update_device(DeviceKey("x", "y"), DeviceChanges(name="n")) is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        updated.name = "changed"  # type: ignore[misc]
     info = registry.get_device(KEY)
     assert info is not None and info.owner_id == owner and info.kind == "bin"
     assert registry.delete_device(KEY)
@@ -83,11 +94,15 @@ def test_devices_create_update_delete(registry: Registry) -> None:
 
 def test_find_devices_filters_and_hides_private_ones(registry: Registry) -> None:
     a, b = _account(registry, "a"), _account(registry, "b")
-    registry.create_device(DeviceKey("app", "d1"), owner_id=a, kind="bin", visibility="public", tags=["x"])
     registry.create_device(
-        DeviceKey("app", "d2"), owner_id=a, kind="boat", visibility="private", tags=["x", "y"]
+        DeviceKey("app", "d1"), DeviceChanges(owner_id=a, kind="bin", visibility="public", tags=["x"])
     )
-    registry.create_device(DeviceKey("app", "d3"), owner_id=b, kind="bin", visibility="private")
+    registry.create_device(
+        DeviceKey("app", "d2"), DeviceChanges(owner_id=a, kind="boat", visibility="private", tags=["x", "y"])
+    )
+    registry.create_device(
+        DeviceKey("app", "d3"), DeviceChanges(owner_id=b, kind="bin", visibility="private")
+    )
     registry.ensure_device(DeviceKey("other", "auto-1"))
 
     def ids(f: DeviceFilter, **kw: int) -> list[str]:
@@ -111,8 +126,8 @@ def test_find_devices_filters_and_hides_private_ones(registry: Registry) -> None
 def test_delete_account_erases_keys_devices_codecs_and_secrets(registry: Registry) -> None:
     a, b = _account(registry, "a"), _account(registry, "b")
     registry.create_key(a, name="k", key_hash="d" * 64, prefix="lk_", scopes=["read"])
-    registry.create_device(DeviceKey("app", "mine"), owner_id=a)
-    registry.create_device(DeviceKey("app", "theirs"), owner_id=b)
+    registry.create_device(DeviceKey("app", "mine"), DeviceChanges(owner_id=a))
+    registry.create_device(DeviceKey("app", "theirs"), DeviceChanges(owner_id=b))
     codec = registry.create_codec(a, "mine", "function decodeUplink(i){return {data:{}}}", [{"x": 1}])
     registry.set_application_secret("app", "e" * 64, a)
     erased = registry.delete_account(a)
@@ -128,7 +143,7 @@ def test_codecs_and_application_secrets(registry: Registry) -> None:
     a = _account(registry)
     codec = registry.create_codec(a, "bin codec", "function decodeUplink(i){return {data:{}}}")
     got = registry.get_codec(codec.id)
-    assert got is not None and got.name == "bin codec" and got.examples == []
+    assert got is not None and got.name == "bin codec" and got.examples == ()
     registry.set_application_secret("app", "1" * 64, a)
     registry.set_application_secret("app", "2" * 64, a)
     secret = registry.get_application_secret("app")

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
 from lorakeet.storage.alerts_store import AlertStore
-from lorakeet.storage.registry import AccountRow, ApiKeyRow, ConflictError, as_utc
+from lorakeet.storage.registry import Account, AccountChanges, ApiKey, ConflictError
 
 from ..auth import AdminDep, ReaderDep, Viewer, ViewerDep, hash_key, new_key
 from ..deps import ServicesDep
@@ -27,29 +27,29 @@ AccountId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 SIGNUP_SCOPES = ("read", "write")
 
 
-def account_public(row: AccountRow) -> AccountPublic:
-    """Shape an account row."""
+def account_public(row: Account) -> AccountPublic:
+    """Shape an account."""
     return AccountPublic(
         id=row.id,
         name=row.name,
         email=row.email,
-        ttn_application_ids=list(row.ttn_application_ids or []),
+        ttn_application_ids=list(row.ttn_application_ids),
         is_admin=row.is_admin,
-        created_at=as_utc(row.created_at),
+        created_at=row.created_at,
     )
 
 
-def key_public(row: ApiKeyRow) -> KeyPublic:
-    """Shape a key row (never its hash)."""
+def key_public(row: ApiKey) -> KeyPublic:
+    """Shape a key (never its hash)."""
     return KeyPublic(
         id=row.id,
         account_id=row.account_id,
         name=row.name,
         prefix=row.prefix,
-        scopes=list(row.scopes or []),
-        created_at=as_utc(row.created_at),
-        last_used_at=as_utc(row.last_used_at) if row.last_used_at else None,
-        revoked_at=as_utc(row.revoked_at) if row.revoked_at else None,
+        scopes=list(row.scopes),
+        created_at=row.created_at,
+        last_used_at=row.last_used_at,
+        revoked_at=row.revoked_at,
     )
 
 
@@ -87,7 +87,7 @@ def list_accounts(
     return AccountList(data=[account_public(r) for r in rows], count=len(rows))
 
 
-def _visible_account(services: ServicesDep, viewer: Viewer, account_id: int) -> AccountRow:
+def _visible_account(services: ServicesDep, viewer: Viewer, account_id: int) -> Account:
     row = services.registry.get_account(account_id)
     if row is None or not (viewer.is_admin or viewer.account_id == account_id):
         raise HTTPException(status_code=404, detail=f"no account {account_id}")
@@ -108,7 +108,7 @@ def update_account(
 ) -> AccountPublic:
     """Set the proved TTN applications, the name or the admin flag."""
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
-    row = services.registry.update_account(account_id, changes)
+    row = services.registry.update_account(account_id, AccountChanges(**changes))
     if row is None:
         raise HTTPException(status_code=404, detail=f"no account {account_id}")
     services.registry.audit(

@@ -138,7 +138,7 @@ def boat_track(
     key = DeviceKey(row.application_id, row.device_id)
     fixes = track(services.store.points(key, None, start_ns, end_ns, MAX_FIXES))
     feature = linestring_feature(key.uid, fixes)
-    ring = polygon_from_metadata(row.meta or {})
+    ring = polygon_from_metadata(row.metadata)
     if ring is not None:
         feature["properties"]["geofence_events"] = [
             _event(e).model_dump(mode="json") for e in geofence_events(fixes, ring)
@@ -161,7 +161,7 @@ def boat_geofence_events(
     """Crossings computed from the track; 409 when the boat has no geofence in its metadata."""
     start_ns, end_ns = time_range(start, end)
     row = visible_device(services, viewer, device)
-    ring = polygon_from_metadata(row.meta or {})
+    ring = polygon_from_metadata(row.metadata)
     if ring is None:
         raise HTTPException(
             status_code=409,

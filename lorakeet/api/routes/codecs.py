@@ -19,7 +19,7 @@ from fastapi import APIRouter, HTTPException
 
 from lorakeet.decoders import CodecError, CodecLimitError, DecodeError, DecodeResult, DeviceContext, Value
 from lorakeet.gateway_bridge.sandbox import SandboxedCodec, shared_host
-from lorakeet.storage.registry import CodecRow, as_utc
+from lorakeet.storage.registry import Codec
 
 from ..auth import ReaderDep, Viewer, WriterDep
 from ..deps import ServicesDep
@@ -78,18 +78,18 @@ def check_example(codec: SandboxedCodec, i: int, ex: CodecExample) -> str | None
     return f"{where}: expected {expected}, got readings {got} (codec data {raw})"
 
 
-def _visible(viewer: Viewer, row: CodecRow) -> bool:
+def _visible(viewer: Viewer, row: Codec) -> bool:
     return viewer.is_admin or row.owner_id is None or row.owner_id == viewer.account_id
 
 
-def _row(services: ServicesDep, viewer: Viewer, codec_id: int) -> CodecRow:
+def _row(services: ServicesDep, viewer: Viewer, codec_id: int) -> Codec:
     row = services.registry.get_codec(codec_id)
     if row is None or not _visible(viewer, row):
         raise HTTPException(status_code=404, detail=f"no codec {codec_id}")
     return row
 
 
-def codec_public(row: CodecRow) -> CodecPublic:
+def codec_public(row: Codec) -> CodecPublic:
     """Shape a stored codec for the API."""
     return CodecPublic(
         id=row.id,
@@ -97,8 +97,8 @@ def codec_public(row: CodecRow) -> CodecPublic:
         name=row.name,
         owner_id=row.owner_id,
         source=row.source,
-        examples=list(row.examples or []),
-        created_at=as_utc(row.created_at),
+        examples=list(row.examples),
+        created_at=row.created_at,
     )
 
 
@@ -129,9 +129,7 @@ def list_codecs(services: ServicesDep, viewer: ReaderDep) -> CodecList:
     """Your codecs and the shared ones (admins: all)."""
     rows = services.registry.list_codecs(None if viewer.is_admin else viewer.account_id, limit=1000)
     data = [
-        CodecSummary(
-            id=r.id, decoder=f"js:{r.id}", name=r.name, owner_id=r.owner_id, created_at=as_utc(r.created_at)
-        )
+        CodecSummary(id=r.id, decoder=f"js:{r.id}", name=r.name, owner_id=r.owner_id, created_at=r.created_at)
         for r in rows
     ]
     return CodecList(data=data, count=len(data))

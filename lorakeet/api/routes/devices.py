@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from lorakeet.decoders import DECODERS
 from lorakeet.storage.alerts_store import AlertStore
 from lorakeet.storage.records import DeviceKey
-from lorakeet.storage.registry import KINDS, ConflictError, DeviceFilter, DeviceRow, as_utc
+from lorakeet.storage.registry import KINDS, ConflictError, Device, DeviceChanges, DeviceFilter
 
 from ..auth import ANONYMOUS, Viewer, ViewerDep, WriterDep, can_edit_device, can_view_device
 from ..deps import Services, ServicesDep
@@ -35,7 +35,7 @@ router = APIRouter(prefix="/v1/devices", tags=["devices"])
 NOT_NULL = ("kind", "visibility", "metadata", "tags")
 
 
-def device_public(row: DeviceRow, viewer: Viewer | None = None) -> DevicePublic:
+def device_public(row: Device, viewer: Viewer | None = None) -> DevicePublic:
     """Shape a registry row; private locations are coarsened to ~1 km unless the viewer may edit."""
     location = None
     if row.latitude is not None and row.longitude is not None:
@@ -54,12 +54,12 @@ def device_public(row: DeviceRow, viewer: Viewer | None = None) -> DevicePublic:
         visibility=row.visibility,
         licence=row.licence,
         location=location,
-        metadata=dict(row.meta or {}),
-        tags=list(row.tags or []),
+        metadata=dict(row.metadata),
+        tags=list(row.tags),
         owner_id=row.owner_id,
         source=row.source,
-        created_at=as_utc(row.created_at) if row.created_at else None,
-        updated_at=as_utc(row.updated_at) if row.updated_at else None,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     )
 
 
@@ -71,13 +71,13 @@ def parse_device_id(device: str) -> DeviceKey:
         raise HTTPException(status_code=422, detail=str(exc)) from None
 
 
-def _visible(viewer: Viewer, device: str, row: DeviceRow | None) -> DeviceRow:
+def _visible(viewer: Viewer, device: str, row: Device | None) -> Device:
     if row is None or not can_view_device(viewer, row):
         raise HTTPException(status_code=404, detail=f"no device {device!r}")
     return row
 
 
-def visible_device(services: Services, viewer: Viewer, device: str) -> DeviceRow:
+def visible_device(services: Services, viewer: Viewer, device: str) -> Device:
     """The device if the viewer may see it, else 404 (private devices do not leak).
 
     Read through the registry's lookup cache: fine for reads, not for deciding a write.
@@ -85,7 +85,7 @@ def visible_device(services: Services, viewer: Viewer, device: str) -> DeviceRow
     return _visible(viewer, device, services.registry.lookup_device(parse_device_id(device)))
 
 
-async def visible_device_async(services: Services, viewer: Viewer, device: str) -> DeviceRow:
+async def visible_device_async(services: Services, viewer: Viewer, device: str) -> Device:
     """``visible_device`` for async routes: a cache hit needs no thread, a miss reads in one."""
     key = parse_device_id(device)
     registry = services.registry
@@ -95,7 +95,7 @@ async def visible_device_async(services: Services, viewer: Viewer, device: str) 
     return _visible(viewer, device, row)
 
 
-def editable_device(services: Services, viewer: Viewer, device: str) -> DeviceRow:
+def editable_device(services: Services, viewer: Viewer, device: str) -> Device:
     """The device if the viewer may change it: 404 if unseen, 403 if only seen (read uncached)."""
     row = _visible(viewer, device, services.registry.get_row(parse_device_id(device)))
     if not can_edit_device(viewer, row):
@@ -120,15 +120,14 @@ def check_decoder(services: Services, viewer: Viewer, decoder: str | None) -> No
     )
 
 
-def _columns(fields: dict[str, Any]) -> dict[str, Any]:
+def device_changes(fields: dict[str, Any]) -> DeviceChanges:
+    """The changes a validated request body (``model_dump``) asks for; a location is two fields."""
     out = dict(fields)
-    if "metadata" in out:
-        out["meta"] = out.pop("metadata")
     if "location" in out:
         loc = out.pop("location")
         out["latitude"] = loc["latitude"] if loc else None
         out["longitude"] = loc["longitude"] if loc else None
-    return out
+    return DeviceChanges(**out)
 
 
 @router.get("", summary="List devices")
@@ -171,9 +170,10 @@ def create_device(services: ServicesDep, viewer: WriterDep, body: DeviceCreate) 
     """Register a device you own; an auto-registered one must be claimed instead."""
     check_decoder(services, viewer, body.decoder)
     key = DeviceKey(body.application_id, body.device_id)
-    fields = _columns(body.model_dump(exclude={"application_id", "device_id"}))
+    fields = body.model_dump(exclude={"application_id", "device_id"})
+    changes = device_changes({**fields, "owner_id": viewer.account_id, "source": "registered"})
     try:
-        row = services.registry.create_device(key, owner_id=viewer.account_id, source="registered", **fields)
+        row = services.registry.create_device(key, changes)
     except ConflictError:
         raise HTTPException(
             status_code=409, detail=f"device {key.uid!r} exists already; unowned devices can be claimed"
@@ -203,7 +203,7 @@ def update_device(services: ServicesDep, viewer: WriterDep, device: str, body: D
             raise HTTPException(status_code=422, detail=f"no account {changes['owner_id']}")
     if "decoder" in changes:
         check_decoder(services, viewer, changes["decoder"])
-    updated = services.registry.update_device(row.key, _columns(changes))
+    updated = services.registry.update_device(row.key, device_changes(changes))
     if updated is None:
         raise HTTPException(status_code=404, detail=f"no device {device!r}")
     if updated.visibility != "public":  # others may no longer watch it
@@ -238,7 +238,7 @@ def claim_device(services: ServicesDep, viewer: WriterDep, device: str) -> Devic
     key = parse_device_id(device)
     row = services.registry.get_row(key)
     account = services.registry.get_account(viewer.account_id) if viewer.account_id else None
-    proved = account is not None and key.application_id in (account.ttn_application_ids or [])
+    proved = account is not None and key.application_id in account.ttn_application_ids
     if row is None or not (viewer.is_admin or proved or can_view_device(viewer, row)):
         raise HTTPException(status_code=404, detail=f"no device {device!r}")
     if row.owner_id is not None:
@@ -249,7 +249,9 @@ def claim_device(services: ServicesDep, viewer: WriterDep, device: str) -> Devic
         raise HTTPException(
             status_code=403, detail=f"your account has not proved TTN application {key.application_id!r}"
         )
-    updated = services.registry.update_device(key, {"owner_id": viewer.account_id, "source": "registered"})
+    updated = services.registry.update_device(
+        key, DeviceChanges(owner_id=viewer.account_id, source="registered")
+    )
     assert updated is not None
     services.registry.audit(viewer.account_id, "device.claim", f"device:{key.uid}")
     return device_public(updated, viewer)

@@ -21,7 +21,7 @@ from lorakeet.firmware_payloads.formats import LIGHT_COMMAND_PORT, LightCommand,
 from lorakeet.gateway_bridge.downlink import Downlink, DownlinkError, new_correlation_id, publish_downlink
 from lorakeet.storage.alerts_store import DownlinkLog, DownlinkRow
 from lorakeet.storage.records import DeviceKey
-from lorakeet.storage.registry import DeviceRow, as_utc
+from lorakeet.storage.registry import Device, as_utc
 
 from ..auth import Viewer, WriterDep, can_edit_device
 from ..deps import Services, ServicesDep
@@ -119,7 +119,7 @@ def quota(log: DownlinkLog, key: DeviceKey, now: datetime) -> Quota:
     return Quota(used_24h=len(times), remaining_24h=left, next_slot_at=next_at)
 
 
-def owned_device(services: Services, viewer: Viewer, device: str) -> DeviceRow:
+def owned_device(services: Services, viewer: Viewer, device: str) -> Device:
     """The device if the viewer owns it (or is an admin): 404 when invisible, 403 when only visible."""
     row = visible_device(services, viewer, device)
     if not can_edit_device(viewer, row):

@@ -15,10 +15,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select, text
 
 from lorakeet.storage.records import DeviceKey
-from lorakeet.storage.registry import KINDS, DeviceRow, Registry
+from lorakeet.storage.registry import KINDS, Registry
 
 from ..deps import Services, ServicesDep
 from ..errors import PROBLEM_JSON
@@ -41,13 +40,7 @@ class DeviceCollector(Collector):
         gauge = GaugeMetricFamily(
             "lorakeet_devices", "Devices in the registry", labels=["kind", "registered_by"]
         )
-        with self.registry.session() as s:
-            rows = s.execute(
-                select(DeviceRow.kind, DeviceRow.source, func.count()).group_by(
-                    DeviceRow.kind, DeviceRow.source
-                )
-            ).all()
-        counts = {(k, src): int(n) for k, src, n in rows}
+        counts = self.registry.count_devices()
         for kind in KINDS:  # every kind present, zero when none, so dashboards see the series
             counts.setdefault((kind, "registered"), 0)
         for (kind, source), n in sorted(counts.items()):
@@ -99,8 +92,7 @@ def readyz(request: Request, services: ServicesDep) -> Response:
     503 (problem+json) naming what failed."""
     checks: dict[str, str] = {}
     try:
-        with services.registry.session() as s:
-            s.execute(text("SELECT 1"))
+        services.registry.ping()
         checks["registry"] = "ok"
     except Exception as exc:
         checks["registry"] = _failure(exc)

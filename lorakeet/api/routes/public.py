@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from lorakeet.decoders import Value, split_key
-from lorakeet.storage.registry import DeviceFilter, DeviceRow
+from lorakeet.storage.registry import Device, DeviceFilter
 
 from ..auth import ANONYMOUS
 from ..deps import Services, ServicesDep
@@ -77,7 +77,7 @@ class FeatureCollection(BaseModel):
 
 def _public(
     services: Services, kind: str | None, tag: str | None, limit: int, offset: int
-) -> tuple[list[DeviceRow], int]:
+) -> tuple[list[Device], int]:
     f = DeviceFilter(kind=kind, tag=tag, visibility="public")
     return services.registry.find_devices(f, limit=limit, offset=offset)
 

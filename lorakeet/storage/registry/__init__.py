@@ -5,9 +5,10 @@ owned by Alembic (``lorakeet/storage/migrations``); opening a registry upgrades 
 Devices the network delivers before anyone registered them are auto-registered as unowned,
 so no uplink is ever dropped for being unknown.
 
-The package: ``tables`` (the ORM tables, all that migrations import), ``model`` (frozen records,
-filters and errors handed out), ``database`` (engine, sessions, migrations on open), ``cache``
-(the lookup cache), and one repository per concept (``devices``, ``accounts``, ``keys``,
+The package: ``tables`` (the ORM tables, all that migrations import), ``entities`` (the frozen
+records handed out), ``changes`` (typed changes taken in), ``model`` (filters, errors,
+vocabularies), ``database`` (engine, sessions, migrations on open), ``cache`` (the lookup
+cache), and one repository per concept (``devices``, ``accounts``, ``keys``,
 ``codecs``, ``audit``). ``Registry`` is all repositories over one database.
 
 The API's hot path reads API keys and devices through a small in-process cache
@@ -22,34 +23,46 @@ from __future__ import annotations
 from .accounts import AccountRepository
 from .audit import AuditRepository
 from .cache import CACHE_TTL_S, LookupCache, acquire_cache, database_version, release_cache
+from .changes import UNSET, AccountChanges, DeviceChanges, Unset
 from .codecs import CodecRepository
 from .database import Database, make_engine
 from .devices import DeviceRepository
+from .entities import Account, ApiKey, ApplicationSecret, AuditRecord, Codec, Device
 from .keys import KEY_TOUCH_INTERVAL, KeyRepository
 from .model import KINDS, VISIBILITIES, ConflictError, DeviceFilter, DeviceInfo, KeyLookup, RegistryError
 from .tables import AccountRow, ApiKeyRow, ApplicationSecretRow, AuditRow, Base, CodecRow, DeviceRow, as_utc
 
 
 class Registry(DeviceRepository, AccountRepository, KeyRepository, CodecRepository, AuditRepository):
-    """Registry operations over one database; safe to share between threads. Returned rows are detached."""
+    """Registry operations over one database; safe to share between threads. It hands out frozen records
+    (``entities``) and takes typed changes (``changes``)."""
 
 
 __all__ = [
     "CACHE_TTL_S",
     "KEY_TOUCH_INTERVAL",
     "KINDS",
+    "UNSET",
     "VISIBILITIES",
+    "Account",
+    "AccountChanges",
     "AccountRepository",
     "AccountRow",
+    "ApiKey",
     "ApiKeyRow",
+    "ApplicationSecret",
     "ApplicationSecretRow",
+    "AuditRecord",
     "AuditRepository",
     "AuditRow",
     "Base",
+    "Codec",
     "CodecRepository",
     "CodecRow",
     "ConflictError",
     "Database",
+    "Device",
+    "DeviceChanges",
     "DeviceFilter",
     "DeviceInfo",
     "DeviceRepository",
@@ -59,6 +72,7 @@ __all__ = [
     "LookupCache",
     "Registry",
     "RegistryError",
+    "Unset",
     "acquire_cache",
     "as_utc",
     "database_version",

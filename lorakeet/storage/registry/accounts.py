@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..records import DeviceKey
+from .changes import AccountChanges
 from .database import Database
+from .entities import Account
 from .model import ConflictError
 from .tables import AccountRow, ApiKeyRow, Base, DeviceRow
 
@@ -19,7 +20,7 @@ class AccountRepository(Database):
 
     def create_account(
         self, name: str, email: str, *, is_admin: bool = False, ttn_application_ids: Iterable[str] = ()
-    ) -> AccountRow:
+    ) -> Account:
         """A new account; ConflictError when the email is taken."""
         with self.session() as s:
             row = AccountRow(
@@ -34,34 +35,35 @@ class AccountRepository(Database):
             except IntegrityError:
                 s.rollback()
                 raise ConflictError("an account with this email exists already") from None
-            return row
+            return Account.from_row(row)
 
-    def get_account(self, account_id: int) -> AccountRow | None:
+    def get_account(self, account_id: int) -> Account | None:
         """An account by id."""
         with self.session() as s:
-            return s.get(AccountRow, account_id)
+            row = s.get(AccountRow, account_id)
+            return Account.from_row(row) if row is not None else None
 
-    def list_accounts(self, *, limit: int = 100, offset: int = 0) -> list[AccountRow]:
+    def list_accounts(self, *, limit: int = 100, offset: int = 0) -> list[Account]:
         """Accounts by id."""
         with self.session() as s:
-            return list(s.scalars(select(AccountRow).order_by(AccountRow.id).limit(limit).offset(offset)))
+            q = select(AccountRow).order_by(AccountRow.id).limit(limit).offset(offset)
+            return [Account.from_row(r) for r in s.scalars(q)]
 
     def count_accounts(self) -> int:
         """How many accounts exist."""
         with self.session() as s:
             return int(s.scalar(select(func.count()).select_from(AccountRow)) or 0)
 
-    def update_account(self, account_id: int, changes: Mapping[str, Any]) -> AccountRow | None:
-        """Apply column changes to an account; None when it does not exist."""
+    def update_account(self, account_id: int, changes: AccountChanges) -> Account | None:
+        """Apply changes to an account; None when it does not exist."""
         with self.session() as s:
             row = s.get(AccountRow, account_id)
             if row is None:
                 return None
-            for name, value in changes.items():
-                setattr(row, name, value)
+            changes.apply(row)
             s.commit()
             self.cache.clear()
-            return row
+            return Account.from_row(row)
 
     def delete_account(self, account_id: int) -> list[DeviceKey]:
         """Erase an account, its keys, devices, codecs and secrets; returns the erased devices."""

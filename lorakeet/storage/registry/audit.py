@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from .database import Database
+from .entities import AuditRecord
 from .tables import AuditRow
 
 
@@ -29,10 +30,10 @@ class AuditRepository(Database):
         targets: Sequence[str] | None = None,
         limit: int = 100,
         offset: int = 0,
-    ) -> list[AuditRow]:
+    ) -> list[AuditRecord]:
         """Newest first; with ``account_id``, only its own actions and those on ``targets``."""
         with self.session() as s:
             q = select(AuditRow).order_by(AuditRow.id.desc())
             if account_id is not None:
                 q = q.where(or_(AuditRow.account_id == account_id, AuditRow.target.in_(list(targets or ()))))
-            return list(s.scalars(q.limit(limit).offset(offset)))
+            return [AuditRecord.from_row(r) for r in s.scalars(q.limit(limit).offset(offset))]

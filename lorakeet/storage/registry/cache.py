@@ -15,8 +15,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from ..records import DeviceKey
+from .entities import Device
 from .model import DeviceFilter, KeyLookup
-from .tables import DeviceRow
 
 V = TypeVar("V")
 CACHE_TTL_S = 1.0  # how long another process's revocation or device change may go unseen
@@ -53,8 +53,8 @@ class LookupCache:
         self._checked_at = -math.inf
         self._seen: object = None
         self._keys: OrderedDict[str, KeyLookup] = OrderedDict()
-        self._devices: OrderedDict[DeviceKey, DeviceRow] = OrderedDict()
-        self._pages: OrderedDict[tuple[DeviceFilter, int, int], tuple[list[DeviceRow], int]] = OrderedDict()
+        self._devices: OrderedDict[DeviceKey, Device] = OrderedDict()
+        self._pages: OrderedDict[tuple[DeviceFilter, int, int], tuple[list[Device], int]] = OrderedDict()
         self._lock = threading.Lock()
         self._check_lock = threading.Lock()
 
@@ -67,11 +67,11 @@ class LookupCache:
         """The cached key while fresh, else None (no I/O)."""
         return self._keys.get(key_hash) if self.fresh else None
 
-    def device(self, key: DeviceKey) -> DeviceRow | None:
-        """The cached device row while fresh, else None (no I/O); do not modify it."""
+    def device(self, key: DeviceKey) -> Device | None:
+        """The cached device while fresh, else None (no I/O)."""
         return self._devices.get(key) if self.fresh else None
 
-    def devices_page(self, key: tuple[DeviceFilter, int, int]) -> tuple[list[DeviceRow], int] | None:
+    def devices_page(self, key: tuple[DeviceFilter, int, int]) -> tuple[list[Device], int] | None:
         """A cached ``find_devices`` answer while fresh, else None (no I/O); do not modify it."""
         return self._pages.get(key) if self.fresh else None
 
@@ -112,12 +112,12 @@ class LookupCache:
         """Remember a key looked up while the cache was at ``generation``."""
         self._put(self._keys, generation, key_hash, found)
 
-    def put_device(self, generation: int, key: DeviceKey, row: DeviceRow) -> None:
+    def put_device(self, generation: int, key: DeviceKey, row: Device) -> None:
         """Remember a device looked up while the cache was at ``generation``."""
         self._put(self._devices, generation, key, row)
 
     def put_devices_page(
-        self, generation: int, key: tuple[DeviceFilter, int, int], page: tuple[list[DeviceRow], int]
+        self, generation: int, key: tuple[DeviceFilter, int, int], page: tuple[list[Device], int]
     ) -> None:
         """Remember a ``find_devices`` answer got while the cache was at ``generation``."""
         self._put(self._pages, generation, key, page, PAGE_CACHE_ENTRIES)

@@ -69,3 +69,8 @@ class Database:
     def session(self) -> Session:
         """A new ORM session."""
         return self.sessions()
+
+    def ping(self) -> None:
+        """Run a trivial query; raises when the database does not answer."""
+        with self.session() as s:
+            s.execute(text("SELECT 1"))

@@ -9,7 +9,9 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ..records import DeviceKey
+from .changes import DeviceChanges
 from .database import Database
+from .entities import Device
 from .model import ConflictError, DeviceFilter, DeviceInfo
 from .tables import DeviceRow
 
@@ -21,22 +23,23 @@ def _device_where(key: DeviceKey) -> Any:
 class DeviceRepository(Database):
     """Registered and auto-registered devices."""
 
-    def get_row(self, key: DeviceKey) -> DeviceRow | None:
-        """The device's registry row (detached), or None."""
+    def get_row(self, key: DeviceKey) -> Device | None:
+        """The device's registration, or None."""
         with self.session() as s:
-            return s.scalar(select(DeviceRow).where(_device_where(key)))
+            row = s.scalar(select(DeviceRow).where(_device_where(key)))
+            return Device.from_row(row) if row is not None else None
 
-    def lookup_device(self, key: DeviceKey) -> DeviceRow | None:
-        """``get_row`` through the lookup cache (see the package docstring); do not modify the row."""
+    def lookup_device(self, key: DeviceKey) -> Device | None:
+        """``get_row`` through the lookup cache (see the package docstring)."""
         c = self.cache
         return c.read_through(
             lambda: c.device(key), lambda: self.get_row(key), lambda g, row: c.put_device(g, key, row)
         )
 
     def get_device(self, key: DeviceKey) -> DeviceInfo | None:
-        """The device, or None."""
-        row = self.get_row(key)
-        return DeviceInfo.from_row(row) if row else None
+        """What the bridge needs to know about the device, or None."""
+        found = self.get_row(key)
+        return DeviceInfo.from_device(found) if found else None
 
     def ensure_device(self, key: DeviceKey, dev_eui: str | None = None) -> DeviceInfo:
         """The device, auto-registering it as unowned when the network is first to see it."""
@@ -77,31 +80,32 @@ class DeviceRepository(Database):
         owner_id: int | None = None,
     ) -> DeviceInfo:
         """Create or replace a device's registration (used by the demo and importers)."""
+        changes = DeviceChanges(
+            kind=kind,
+            decoder=decoder,
+            metadata=dict(metadata or {}),
+            name=name,
+            visibility=visibility,
+            latitude=latitude,
+            longitude=longitude,
+            owner_id=owner_id,
+            source="registered",
+        )
         with self.session() as s:
             row = s.scalar(select(DeviceRow).where(_device_where(key)))
             if row is None:
                 row = DeviceRow(application_id=key.application_id, device_id=key.device_id, tags=[])
                 s.add(row)
-            row.kind = kind
-            row.decoder = decoder
-            row.meta = dict(metadata or {})
-            row.name = name
-            row.visibility = visibility
-            row.latitude = latitude
-            row.longitude = longitude
-            row.owner_id = owner_id
-            row.source = "registered"
+            changes.apply(row)
             s.commit()
             self.cache.clear()
-            return DeviceInfo.from_row(row)
+            return DeviceInfo.from_device(Device.from_row(row))
 
-    def create_device(self, key: DeviceKey, **fields: Any) -> DeviceRow:
+    def create_device(self, key: DeviceKey, fields: DeviceChanges) -> Device:
         """Register a new device; ConflictError if the id is taken (auto-registered ones: claim)."""
         with self.session() as s:
-            row = DeviceRow(application_id=key.application_id, device_id=key.device_id)
-            row.meta, row.tags = {}, []
-            for name, value in fields.items():
-                setattr(row, name, value)
+            row = DeviceRow(application_id=key.application_id, device_id=key.device_id, meta={}, tags=[])
+            fields.apply(row)
             s.add(row)
             try:
                 s.commit()
@@ -109,19 +113,18 @@ class DeviceRepository(Database):
                 s.rollback()
                 raise ConflictError(f"device {key.uid!r} exists already") from None
             self.cache.clear()
-            return row
+            return Device.from_row(row)
 
-    def update_device(self, key: DeviceKey, changes: Mapping[str, Any]) -> DeviceRow | None:
-        """Apply column changes to a device; None when it does not exist."""
+    def update_device(self, key: DeviceKey, changes: DeviceChanges) -> Device | None:
+        """Apply changes to a device; None when it does not exist."""
         with self.session() as s:
             row = s.scalar(select(DeviceRow).where(_device_where(key)))
             if row is None:
                 return None
-            for name, value in changes.items():
-                setattr(row, name, value)
+            changes.apply(row)
             s.commit()
             self.cache.clear()
-            return row
+            return Device.from_row(row)
 
     def delete_device(self, key: DeviceKey) -> bool:
         """Remove a device's registration (its readings are the store's business)."""
@@ -148,23 +151,21 @@ class DeviceRepository(Database):
             q = q.where(visible)
         return q
 
-    def find_devices(
-        self, f: DeviceFilter, *, limit: int = 100, offset: int = 0
-    ) -> tuple[list[DeviceRow], int]:
+    def find_devices(self, f: DeviceFilter, *, limit: int = 100, offset: int = 0) -> tuple[list[Device], int]:
         """A page of devices matching a filter, ordered by id, and the total count."""
         q = self._device_query(f).order_by(DeviceRow.application_id, DeviceRow.device_id)
         with self.session() as s:
             if f.tag is None:
                 total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-                return list(s.scalars(q.limit(limit).offset(offset))), int(total)
+                return [Device.from_row(r) for r in s.scalars(q.limit(limit).offset(offset))], int(total)
             # Tags are a JSON list: filter portably in Python.
             rows = [r for r in s.scalars(q) if f.tag in (r.tags or [])]
-            return rows[offset : offset + limit], len(rows)
+            return [Device.from_row(r) for r in rows[offset : offset + limit]], len(rows)
 
     def lookup_devices(
         self, f: DeviceFilter, *, limit: int = 100, offset: int = 0
-    ) -> tuple[list[DeviceRow], int]:
-        """``find_devices`` through the lookup cache (see the package docstring); do not modify."""
+    ) -> tuple[list[Device], int]:
+        """``find_devices`` through the lookup cache (see the package docstring); do not change the list."""
         c, key = self.cache, (f, limit, offset)
         page = c.read_through(
             lambda: c.devices_page(key),
@@ -174,8 +175,16 @@ class DeviceRepository(Database):
         assert page is not None  # find_devices always answers a page
         return page
 
-    def list_devices(
-        self, *, kind: str | None = None, limit: int = 100, offset: int = 0
-    ) -> Sequence[DeviceRow]:
+    def list_devices(self, *, kind: str | None = None, limit: int = 100, offset: int = 0) -> Sequence[Device]:
         """Devices ordered by application and device id."""
         return self.find_devices(DeviceFilter(kind=kind), limit=limit, offset=offset)[0]
+
+    def count_devices(self) -> dict[tuple[str, str], int]:
+        """How many devices there are of each (kind, source)."""
+        with self.session() as s:
+            rows = s.execute(
+                select(DeviceRow.kind, DeviceRow.source, func.count()).group_by(
+                    DeviceRow.kind, DeviceRow.source
+                )
+            ).all()
+        return {(kind, source): int(n) for kind, source, n in rows}

@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from .database import Database
+from .entities import ApiKey
 from .model import KeyLookup
 from .tables import AccountRow, ApiKeyRow, as_utc, now_utc
 
@@ -19,7 +20,7 @@ class KeyRepository(Database):
 
     def create_key(
         self, account_id: int, *, name: str, key_hash: str, prefix: str, scopes: Sequence[str]
-    ) -> ApiKeyRow:
+    ) -> ApiKey:
         """Store a new key's hash."""
         with self.session() as s:
             row = ApiKeyRow(
@@ -27,22 +28,23 @@ class KeyRepository(Database):
             )
             s.add(row)
             s.commit()
-            return row
+            return ApiKey.from_row(row)
 
-    def list_keys(self, account_id: int | None = None) -> list[ApiKeyRow]:
+    def list_keys(self, account_id: int | None = None) -> list[ApiKey]:
         """Keys of one account (or all), by id, revoked ones included."""
         with self.session() as s:
             q = select(ApiKeyRow).order_by(ApiKeyRow.id)
             if account_id is not None:
                 q = q.where(ApiKeyRow.account_id == account_id)
-            return list(s.scalars(q))
+            return [ApiKey.from_row(r) for r in s.scalars(q)]
 
-    def get_key(self, key_id: int) -> ApiKeyRow | None:
-        """A key row by id."""
+    def get_key(self, key_id: int) -> ApiKey | None:
+        """A key by id."""
         with self.session() as s:
-            return s.get(ApiKeyRow, key_id)
+            row = s.get(ApiKeyRow, key_id)
+            return ApiKey.from_row(row) if row is not None else None
 
-    def revoke_key(self, key_id: int) -> ApiKeyRow | None:
+    def revoke_key(self, key_id: int) -> ApiKey | None:
         """Mark a key revoked (idempotent); None when it does not exist."""
         with self.session() as s:
             row = s.get(ApiKeyRow, key_id)
@@ -52,7 +54,7 @@ class KeyRepository(Database):
                 row.revoked_at = now_utc()
                 s.commit()
             self.cache.clear()
-            return row
+            return ApiKey.from_row(row)
 
     def find_key(self, key_hash: str) -> KeyLookup | None:
         """The live key with this hash, touching its ``last_used_at`` at most once a minute."""

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..records import DeviceKey
-from .tables import DeviceRow
+from .entities import Device
 
 KINDS = ("bin", "boat", "streetlight", "other")
 VISIBILITIES = ("public", "private")
@@ -33,16 +33,16 @@ class DeviceInfo:
     name: str | None = None
 
     @classmethod
-    def from_row(cls, row: DeviceRow) -> DeviceInfo:
-        """Freeze an ORM row."""
+    def from_device(cls, device: Device) -> DeviceInfo:
+        """The bridge's part of a device's registration."""
         return cls(
-            key=DeviceKey(row.application_id, row.device_id),
-            kind=row.kind,
-            decoder=row.decoder,
-            metadata=dict(row.meta or {}),
-            owner_id=row.owner_id,
-            visibility=row.visibility,
-            name=row.name,
+            key=device.key,
+            kind=device.kind,
+            decoder=device.decoder,
+            metadata=dict(device.metadata),
+            owner_id=device.owner_id,
+            visibility=device.visibility,
+            name=device.name,
         )
 
 
