@@ -10,6 +10,7 @@ from lorakeet.alerts.engine import AlertEngine
 from lorakeet.api.auth import hash_key, new_key
 from lorakeet.api.deps import Services
 from lorakeet.storage.records import DeviceKey
+from lorakeet.storage.registry import DeviceChanges
 from tests.views.conftest import stored
 
 from .conftest import Account, make_admin, register_device, signup
@@ -37,13 +38,13 @@ def test_a_rule_on_a_public_device_stops_when_it_becomes_private(
     assert fired(api_client, bob) == [("town.bin-1", "fired")]
 
     # made private behind the API's back (another process, a direct edit): evaluation refuses
-    api_services.registry.update_device(DeviceKey("town", "bin-1"), {"visibility": "private"})
+    api_services.registry.update_device(DeviceKey("town", "bin-1"), DeviceChanges(visibility="private"))
     engine([stored("town.bin-1", "bin", now + MIN, 2, fill_pct=10.0)])
     engine([stored("town.bin-1", "bin", now + 2 * MIN, 3, fill_pct=95.0)])
     assert fired(api_client, bob) == [("town.bin-1", "fired")]
 
     # through the API, the rule itself goes: Bob can no longer see it or have it re-armed
-    api_services.registry.update_device(DeviceKey("town", "bin-1"), {"visibility": "public"})
+    api_services.registry.update_device(DeviceKey("town", "bin-1"), DeviceChanges(visibility="public"))
     r = api_client.patch("/v1/devices/town.bin-1", headers=alice.headers, json={"visibility": "private"})
     assert r.status_code == 200, r.text
     assert api_client.get(f"/v1/alerts/rules/{bob_rule}", headers=bob.headers).status_code == 404
