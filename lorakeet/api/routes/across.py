@@ -27,7 +27,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from lorakeet.decoders import split_key
 from lorakeet.storage.records import Aggregate, DeviceKey, Point
-from lorakeet.storage.registry import DeviceFilter, DeviceRow
+from lorakeet.storage.registry import Device, DeviceFilter
 from lorakeet.timefmt import format_rfc3339_ns
 
 from ..auth import Viewer, ViewerDep
@@ -68,7 +68,7 @@ class Selection:
 
     quantity: str
     unit: str
-    devices: tuple[DeviceRow, ...]
+    devices: tuple[Device, ...]
     start_ns: int
     end_ns: int
     every_ns: int
@@ -101,7 +101,7 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
     return west, south, east, north
 
 
-def _in_box(row: DeviceRow, box: tuple[float, float, float, float]) -> bool:
+def _in_box(row: Device, box: tuple[float, float, float, float]) -> bool:
     west, south, east, north = box
     lat, lon = row.latitude, row.longitude
     return lat is not None and lon is not None and south <= lat <= north and west <= lon <= east
@@ -175,9 +175,7 @@ def select(
     return Selection(quantity, unit, tuple(rows), start_ns, end_ns, every_ns, agg)
 
 
-def _series(
-    services: Services, sel: Selection, rows: Sequence[DeviceRow]
-) -> list[tuple[DeviceRow, list[Point]]]:
+def _series(services: Services, sel: Selection, rows: Sequence[Device]) -> list[tuple[Device, list[Point]]]:
     store = services.store
     out = []
     for r in rows:
