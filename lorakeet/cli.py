@@ -28,6 +28,9 @@ app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
 app.command(name="redecode")(_redecode)
 from lorakeet.cli_backfill import backfill as _backfill  # noqa: E402
+from lorakeet.cli_codecs import codecs_app as _codecs_app  # noqa: E402
+
+app.add_typer(_codecs_app, name="codecs")
 
 app.command(name="backfill")(_backfill)
 console = Console(stderr=True)

@@ -213,6 +213,9 @@ class Settings(BaseSettings):
     backfill: BackfillSettings = BackfillSettings()
     leader: LeaderSettings = LeaderSettings()
     registry_url: str = "sqlite:///data/registry.db"
+    device_repo_path: Path | None = Field(
+        None, description="checkout of the TTN Device Repository (lorawan-devices) for codec imports"
+    )
     log_level: str = "INFO"
     log_json: bool = False
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from lorakeet.decoders import Value
+from lorakeet.decoders.javascript import MAX_UPLOAD_BYTES
 
 from .schemas_registry import DeviceList as DeviceList  # moved there; re-exported
 from .schemas_registry import DevicePublic as DevicePublic
@@ -154,8 +155,10 @@ class CodecExample(BaseModel):
 
     f_port: int = Field(alias="fPort", ge=0, le=255)
     bytes: str = Field(pattern=r"^([0-9A-Fa-f]{2})*$", max_length=1024, description="payload, hex")
-    expected: dict[str, Value] | None = Field(
-        None, description="the readings, {key: value}; leave out when 'errors' is given"
+    expected: dict[str, JsonValue] | None = Field(
+        None,
+        description="the readings as {key: value}, or the codec's own data object (may nest);"
+        " leave out when 'errors' is given",
     )
     errors: list[str] | None = Field(None, description="substrings the codec's error must contain")
 
@@ -166,8 +169,38 @@ class CodecCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
-    source: str = Field(min_length=1, max_length=40_960, description="JavaScript, at most 40 KB")
+    source: str = Field(
+        min_length=1,
+        max_length=MAX_UPLOAD_BYTES,
+        description="JavaScript, at most 40 KB (40,960 bytes of UTF-8), The Things Stack's limit",
+    )
     examples: list[CodecExample] = Field(min_length=1, max_length=100)
+
+    @field_validator("source")
+    @classmethod
+    def _source_bytes(cls, v: str) -> str:
+        size = len(v.encode("utf-8", "surrogatepass"))
+        if size > MAX_UPLOAD_BYTES:
+            raise ValueError(f"source is {size} bytes of UTF-8, limit {MAX_UPLOAD_BYTES} (40 KB)")
+        return v
+
+
+class CodecRepoImport(BaseModel):
+    """A Device Repository model whose codec to import (TTS ``version_ids`` spellings)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    brand: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$", examples=["elsys"])
+    model: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$", examples=["ers"])
+    firmware_version: str | None = Field(
+        None, max_length=64, description="needed when firmware versions use different codecs"
+    )
+    band: str | None = Field(
+        None,
+        max_length=32,
+        description="EU863-870 or EU_863_870; needed when bands use different codecs",
+        examples=["EU_863_870"],
+    )
 
 
 class CodecPublic(BaseModel):

@@ -59,7 +59,10 @@ STACK_LIMIT = 256 * 1024
 MAX_OUTPUT_CHARS = 64 * 1024
 """Largest JSON text a codec call may return."""
 MAX_SOURCE_CHARS = 512 * 1024
-"""Largest codec source accepted (TTS allows 40 KB; Device Repository codecs are larger)."""
+"""Largest codec source the sandbox runs (Device Repository codecs may exceed the upload limit)."""
+MAX_UPLOAD_BYTES = 40 * 1024
+"""Largest codec a user uploads, in UTF-8 bytes: The Things Stack's documented limit for a
+JavaScript payload formatter (40 KB, 40,960 bytes; those from the Device Repository may be larger)."""
 MAX_PAYLOAD_BYTES = 512
 """Largest payload handed to a codec (LoRaWAN application payloads are at most 242 bytes)."""
 CACHE_SIZE = 128
@@ -71,13 +74,16 @@ _PRELUDE = r"""
 (function () {
   "use strict";
   var parse = JSON.parse, stringify = JSON.stringify, DateCtor = Date;
+  // The Things Stack hands a codec's result over as a Go value: a property that is
+  // undefined is there, as null (JSON.stringify would leave it out).
+  function nullForUndefined(key, value) { return value === undefined ? null : value; }
   return function (fn, legacy) {
     return function (bytesJson, fPort, recvTime, maxChars) {
       var bytes = parse(bytesJson);
       var out = legacy
         ? { data: fn(bytes, fPort) }
         : fn({ bytes: bytes, fPort: fPort, recvTime: new DateCtor(recvTime) });
-      var text = stringify(out);
+      var text = out === undefined ? undefined : stringify(out, nullForUndefined);
       if (typeof text !== "string") {
         return "";
       }

@@ -4,6 +4,9 @@
 in the codec sandbox (:class:`lorakeet.gateway_bridge.sandbox.SandboxedCodec`, a separate
 process) and cached by id and source, so an edited codec is recompiled on next use. Every
 other name goes to the built-in table.
+
+:func:`repo_codec` resolves a Device Repository model (brand, model, firmware version,
+band) to its codec and compiles it in the same sandbox as uploaded codecs.
 """
 
 from __future__ import annotations
@@ -11,12 +14,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from lorakeet.decoders import Decoder, UnknownDecoderError, get_decoder
 
 if TYPE_CHECKING:
-    from lorakeet.gateway_bridge.sandbox import SandboxHost
+    from lorakeet.decoders.device_repo import ModelCodec
+    from lorakeet.gateway_bridge.sandbox import SandboxedCodec, SandboxHost
 
 JS_PREFIX = "js:"
 
@@ -43,6 +48,27 @@ def compile_js(source: str, name: str = "", host: SandboxHost | None = None) -> 
 
     codec: Decoder = SandboxedCodec(source, host, name)
     return codec
+
+
+def repo_codec(
+    repo_path: Path | str,
+    brand: str,
+    model: str,
+    firmware_version: str | None = None,
+    band: str | None = None,
+    host: SandboxHost | None = None,
+) -> tuple[ModelCodec, SandboxedCodec]:
+    """A Device Repository model's codec, resolved as its index does and compiled in the sandbox.
+
+    Raises DeviceRepoError when the checkout lacks the model or codec (or the choice is
+    ambiguous), CodecError when the script does not compile.
+    """
+    from lorakeet.decoders.device_repo import resolve
+    from lorakeet.gateway_bridge.sandbox import SandboxedCodec
+
+    found = resolve(repo_path, brand, model, firmware_version, band)
+    name = f"{found.brand}/{found.codec_id}"
+    return found, SandboxedCodec(found.definition.source, host, name)
 
 
 def js_codec_id(name: str) -> int | None:

@@ -118,6 +118,7 @@ MATRIX: dict[tuple[str, str], Case] = {
             "examples": [{"fPort": 1, "bytes": "2a", "expected": {"fill_pct": 42}}],
         },
     ),
+    ("POST", "/v1/codecs/import-repo"): Case(404, 404, 404, 401, body={"brand": "acme", "model": "toy"}),
     ("GET", "/v1/codecs"): KEYED,
     ("GET", "/v1/codecs/{codec_id}"): PRIVATE_WRITE,
     ("POST", "/v1/codecs/{codec_id}/test"): Case(OK, 404, OK, 401, body={"fPort": 1, "bytes_hex": "2a"}),

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import math
+import os
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from lorakeet.decoders import device_repo as repo
-from lorakeet.decoders import javascript as js
 from lorakeet.decoders.errors import CodecError
-from lorakeet.decoders.types import DeviceContext
+from lorakeet.gateway_bridge.codecs import compile_js, repo_codec
+from lorakeet.gateway_bridge.sandbox import SandboxedCodec, SandboxHost
 
 # Our own toy device: 2 bytes battery mV, 1 byte temperature + 40 °C, 1 byte switch state.
 TOY_JS = """
@@ -59,10 +62,14 @@ def write(root: Path, rel: str, text: str) -> None:
 
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
-    js.clear_cache()
     write(tmp_path, "vendor/acme/toy-codec.yaml", TOY_YAML)
     write(tmp_path, "vendor/acme/toy.js", TOY_JS)
     write(tmp_path, "vendor/acme/index.yaml", "endDevices: [toy]\n")
+    write(
+        tmp_path,
+        "vendor/acme/toy.yaml",
+        "firmwareVersions:\n  - version: '1.0'\n    profiles:\n      EU863-870: {id: p, codec: toy-codec}\n",
+    )
     write(tmp_path, "vendor/other/legacy-codec.yaml", "uplinkDecoder:\n  fileName: sub/legacy.js\n")
     write(
         tmp_path,
@@ -72,33 +79,127 @@ def checkout(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_load_codec_and_examples_agree(checkout: Path) -> None:
-    codec = repo.load_codec(checkout, "acme", "toy")
-    assert codec.name == "acme/toy"
-    assert repo.load_codec(checkout, "acme", "toy-codec") is codec  # cached by source
-    examples = repo.load_examples(checkout, "acme", "toy")
-    assert [e.description for e in examples] == ["Normal uplink", "Wrong port"]
-    normal, wrong = examples
+TOY_MODEL = """
+name: Toy
+firmwareVersions:
+  - version: '1.0'
+    numeric: 1
+    profiles:
+      EU863-870: {id: toy-eu868, lorawanCertified: true, codec: toy-codec}
+      US902-928: {id: toy-us915, codec: toy-codec}
+  - version: '2.0'
+    numeric: 2
+    profiles:
+      EU863-870: {id: toy-eu868, codec: toy-v2}
+      AS923: {id: toy-as923}
+"""
+
+TOY_V2_YAML = """
+uplinkDecoder:
+  fileName: toy.js
+  examples:
+    - input: {fPort: 1, bytes: [0x0C, 0xE4, 0x3D, 0x00]}
+      output:
+        data: {battery: 3.3, temperature: 21, state: off}
+"""
+
+
+@pytest.fixture
+def host() -> Iterator[SandboxHost]:
+    with SandboxHost() as h:
+        yield h
+
+
+def test_definition_reads_examples_with_yaml_1_2(checkout: Path) -> None:
+    d = repo.load_definition(checkout, "acme", "toy-codec")
+    assert d.codec_id == "toy-codec"
+    # a codec id names <id>.yaml; "-codec" may be left out where no other file has the plain name
+    assert repo.load_definition(checkout, "other", "legacy").codec_id == "legacy-codec"
+    normal, wrong = d.examples
+    assert [e.description for e in d.examples] == ["Normal uplink", "Wrong port"]
     assert normal.payload == bytes([0x0C, 0xE4, 0x3D, 0x01])
     assert normal.data == {"battery": 3.3, "temperature": 21, "state": "on"}  # "on" stays a string
     assert wrong.data is None and wrong.errors == ["unknown FPort"]
     assert wrong.extra_input == {"recvTime": "2024-01-01T00:00:00Z"}
-    for ex in examples:
+
+
+def test_repository_codec_runs_in_the_sandbox(checkout: Path, host: SandboxHost) -> None:
+    found, codec = repo_codec(checkout, "acme", "toy", host=host)
+    assert isinstance(codec, SandboxedCodec) and codec.host is host
+    assert codec.name == "acme/toy-codec"
+    for ex in found.definition.examples:
         out = codec.run(ex.payload, ex.f_port, "2024-01-01T00:00:00.000Z")
         assert out.get("data") == ex.data
         assert out.get("errors") == ex.errors
-    readings = codec(normal.payload, 1, DeviceContext()).as_dict()
-    assert readings == {"battery": 3.3, "temperature": 21.0}
+    assert host.pid is not None and host.pid != os.getpid()
 
 
-def test_definition_and_listing(checkout: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a: on\nb: yes\nc: no\nd: off\ne: y\n", {"a": "on", "b": "yes", "c": "no", "d": "off", "e": "y"}),
+        ("valueCounter: 00012074\n", {"valueCounter": 12074}),
+        ("a: 0o17\nb: 0x1F\nc: 017\nd: -3\n", {"a": 15, "b": 31, "c": 17, "d": -3}),
+        ("a: 1.5\nb: 1e3\nc: .5\nd: -.inf\n", {"a": 1.5, "b": 1000.0, "c": 0.5, "d": float("-inf")}),
+        ("a: true\nb: False\nc: ~\nd:\ne: null\n", {"a": True, "b": False, "c": None, "d": None, "e": None}),
+        (
+            "a: 2024-01-01\nb: 12:30:00\nc: 1_000\nd: 0b11\n",
+            {"a": "2024-01-01", "b": "12:30:00", "c": "1_000", "d": "0b11"},
+        ),
+        ("a: '07'\nb: \"on\"\n", {"a": "07", "b": "on"}),
+    ],
+)
+def test_yaml_core_schema(text: str, expected: dict[str, object]) -> None:
+    assert repo.load_yaml(text) == expected
+    assert all(type(v) is type(expected[k]) for k, v in repo.load_yaml(text).items())
+
+
+def test_nan_is_a_float() -> None:
+    assert math.isnan(repo.load_yaml("a: .NaN\n")["a"])
+
+
+def test_resolve_by_firmware_and_band(checkout: Path) -> None:
+    write(checkout, "vendor/acme/toy.yaml", TOY_MODEL)
+    write(checkout, "vendor/acme/toy-v2.yaml", TOY_V2_YAML)
+    v1 = repo.resolve(checkout, "acme", "toy", "1.0", "EU_863_870")  # TTS band id
+    assert (v1.codec_id, v1.firmware_version, v1.band, v1.profile_id) == (
+        "toy-codec",
+        "1.0",
+        "EU863-870",
+        "toy-eu868",
+    )
+    assert repo.resolve(checkout, "acme", "toy", "1.0").codec_id == "toy-codec"  # both bands agree
+    assert repo.resolve(checkout, "acme", "toy", band="US902-928").codec_id == "toy-codec"
+    v2 = repo.resolve(checkout, "acme", "toy", "2.0", "eu863-870")
+    assert v2.codec_id == "toy-v2"  # a codec file without the -codec suffix
+    assert v2.definition.examples[0].data == {"battery": 3.3, "temperature": 21, "state": "off"}
+    with pytest.raises(repo.DeviceRepoError, match=r"different codecs.*firmware version and band"):
+        repo.resolve(checkout, "acme", "toy")
+    with pytest.raises(repo.DeviceRepoError, match="different codecs"):
+        repo.resolve(checkout, "acme", "toy", band="EU863-870")
+    with pytest.raises(repo.DeviceRepoError, match=r"no firmware version '3.0' \(it has 1.0, 2.0\)"):
+        repo.resolve(checkout, "acme", "toy", "3.0")
+    with pytest.raises(repo.DeviceRepoError, match=r"no profile for band 'KR920-923' .*EU863-870"):
+        repo.resolve(checkout, "acme", "toy", "1.0", "KR920-923")
+    with pytest.raises(repo.DeviceRepoError, match="names no codec"):
+        repo.resolve(checkout, "acme", "toy", "2.0", "AS923")
+    with pytest.raises(repo.DeviceRepoError, match="cannot read device model"):
+        repo.resolve(checkout, "acme", "nothing")
+    with pytest.raises(repo.DeviceRepoError, match="invalid brand"):
+        repo.resolve(checkout, "../acme", "toy")
+    write(checkout, "vendor/acme/empty.yaml", "name: x\n")
+    with pytest.raises(repo.DeviceRepoError, match="no firmwareVersions"):
+        repo.resolve(checkout, "acme", "empty")
+
+
+def test_listing(checkout: Path) -> None:
     d = repo.load_definition(checkout, "other", "legacy")
     assert d.script_path == (checkout / "vendor/other/sub/legacy.js").resolve()
     assert d.examples == ()
-    assert repo.load_codec(checkout, "other", "legacy")(b"\x05", 1, DeviceContext()).as_dict() == {
-        "counter": 5.0
-    }
-    assert repo.list_codecs(checkout) == [("acme", "toy"), ("other", "legacy")]
+    assert repo.list_vendors(checkout) == ["acme", "other"]
+    assert repo.list_models(checkout, "acme") == ["toy"]
+    assert repo.list_models(checkout, "other") == []
+    assert repo.list_codecs(checkout) == [("acme", "toy-codec"), ("other", "legacy-codec")]
     assert repo.list_codecs(checkout / "nowhere") == []
 
 
@@ -106,7 +207,7 @@ def test_definition_and_listing(checkout: Path) -> None:
     ("files", "vendor", "model", "message"),
     [
         ({}, "acme", "missing", "cannot read codec file"),
-        ({}, "../etc", "toy", "invalid vendor"),
+        ({}, "../etc", "toy", "invalid brand"),
         ({}, "acme", "../../x", "invalid codec"),
         ({"vendor/acme/bad-codec.yaml": "uplinkDecoder: [\n"}, "acme", "bad", "invalid YAML"),
         ({"vendor/acme/bad-codec.yaml": "name: x\n"}, "acme", "bad", "no uplinkDecoder.fileName"),
@@ -166,11 +267,14 @@ def test_definition_and_listing(checkout: Path) -> None:
         ),
     ],
 )
-def test_errors(checkout: Path, files: dict[str, str], vendor: str, model: str, message: str) -> None:
+def test_errors(
+    checkout: Path, host: SandboxHost, files: dict[str, str], vendor: str, model: str, message: str
+) -> None:
     for rel, text in files.items():
         write(checkout, rel, text)
     with pytest.raises(CodecError, match=message):
-        repo.load_codec(checkout, vendor, model)
+        repo.load_definition(checkout, vendor, model)
+        compile_js(repo.load_definition(checkout, vendor, model).source, host=host)
 
 
 def test_size_limit(checkout: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,7 +7,12 @@ codec that crashes or hangs is stopped with a 422 and never takes the API down) 
 pass every example it is uploaded with: an example gives ``fPort``,
 ``bytes`` (hex) and either ``expected`` (the readings as ``{key: value}`` in our
 vocabulary, or the codec's own ``data`` object) or ``errors`` (substrings of the error
-the codec must report).
+the codec must report). An upload is at most 40 KB (40,960 bytes), The Things Stack's limit.
+
+``POST /v1/codecs/import-repo`` imports a model's codec from the server's Device Repository
+checkout (``LORAKEET_DEVICE_REPO_PATH``), resolved from brand, model, firmware version and band
+as the repository's index does and checked against the repository's own examples
+(:mod:`lorakeet.gateway_bridge.repo_import`); repository codecs may exceed the upload limit.
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Response
 
-from lorakeet.decoders import CodecError, CodecLimitError, DecodeError, DecodeResult, DeviceContext, Value
+from lorakeet.decoders import CodecError, CodecLimitError, DecodeError, DecodeResult, DeviceContext
+from lorakeet.decoders.device_repo import DeviceRepoError
+from lorakeet.gateway_bridge.repo_import import import_repo_codec
 from lorakeet.gateway_bridge.sandbox import SandboxedCodec, shared_host
 from lorakeet.storage.registry import Codec
 
@@ -29,6 +36,7 @@ from ..schemas import (
     CodecExample,
     CodecList,
     CodecPublic,
+    CodecRepoImport,
     CodecSummary,
     CodecTestRequest,
     CodecTestResult,
@@ -65,7 +73,7 @@ def check_example(codec: SandboxedCodec, i: int, ex: CodecExample) -> str | None
         return f"{where}: the codec failed: {exc}"
     if ex.errors is not None:
         return f"{where}: expected errors {ex.errors}, the codec decoded {result.as_dict()}"
-    expected: dict[str, Value] = ex.expected or {}
+    expected: dict[str, Any] = ex.expected or {}
     got = result.as_dict()
     if _same(expected, got):
         return None
@@ -122,6 +130,50 @@ def create_codec(services: ServicesDep, viewer: WriterDep, body: CodecCreate) ->
     row = services.registry.create_codec(viewer.account_id, body.name, body.source, examples)
     services.registry.audit(viewer.account_id, "codec.create", f"codec:{row.id}", {"name": body.name})
     return codec_public(row)
+
+
+@router.post(
+    "/import-repo",
+    status_code=201,
+    summary="Import a Device Repository codec",
+    responses=problem_responses(401, 403, 404, 422),
+)
+def import_repo(
+    services: ServicesDep, viewer: WriterDep, body: CodecRepoImport, response: Response
+) -> CodecPublic:
+    """Resolve the model's codec in the server's Device Repository checkout, run it on its
+    examples in the sandbox and store it as your codec (200 with the stored one when the same
+    source was imported before). 404 when the server has no checkout; 422 naming what is
+    missing, ambiguous (give ``firmware_version`` / ``band``) or failing."""
+    repo = services.settings.device_repo_path
+    if repo is None or not (repo / "vendor").is_dir():
+        raise HTTPException(
+            status_code=404,
+            detail="this server has no Device Repository checkout (LORAKEET_DEVICE_REPO_PATH)",
+        )
+    try:
+        result = import_repo_codec(
+            services.registry,
+            repo,
+            body.brand,
+            body.model,
+            firmware_version=body.firmware_version,
+            band=body.band,
+            owner_id=viewer.account_id,
+            host=shared_host(),
+        )
+    except DeviceRepoError as exc:
+        raise HTTPException(status_code=422, detail=str(exc).replace(str(repo), "<repository>")) from None
+    if result.created:
+        services.registry.audit(
+            viewer.account_id,
+            "codec.create",
+            f"codec:{result.row.id}",
+            {"name": result.row.name, "via": "repo"},
+        )
+    else:
+        response.status_code = 200
+    return codec_public(result.row)
 
 
 @router.get("", summary="List codecs", responses=problem_responses(401))
