@@ -69,9 +69,12 @@ def bridge(
     if metrics_port:
         from prometheus_client import REGISTRY, start_http_server
 
-        from lorakeet.observability import PipelineCollector
+        from lorakeet.observability import DeadLetterCollector, PipelineCollector
+        from lorakeet.storage.dead_letters import DeadLetters
 
-        REGISTRY.register(PipelineCollector(lambda: b.pipeline.stats, settings.mqtt.network))
+        REGISTRY.register(
+            PipelineCollector(lambda: b.pipeline.stats, settings.mqtt.network, b.pipeline.health)
+        )
         start_http_server(metrics_port, addr="127.0.0.1")
     b.start()
     console.print(f"bridge running: {settings.mqtt.url} -> {settings.store.kind}; Ctrl-C to stop")

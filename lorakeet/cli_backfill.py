@@ -47,7 +47,7 @@ def backfill(
         application_id,
         newest_uplink_ns,
     )
-    from lorakeet.gateway_bridge.bridge import build_pipeline
+    from lorakeet.gateway_bridge.compose import build_pipeline
 
     settings = Settings()
     logging.basicConfig(

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from lorakeet.gateway_bridge.pipeline import PipelineStats
+from lorakeet.gateway_bridge.sink import PipelineStats
 
 
 class JsonFormatter(logging.Formatter):
@@ -48,9 +48,12 @@ def configure_logging(level: str = "INFO", json_lines: bool = False) -> None:
 class PipelineCollector(Collector):
     """Exports a pipeline's counters (read at scrape time, so nothing is done per uplink)."""
 
-    def __init__(self, stats: Callable[[], PipelineStats], source: str) -> None:
+    def __init__(
+        self, stats: Callable[[], PipelineStats], source: str, health: Callable[[], list[str]] | None = None
+    ) -> None:
         self.stats = stats
         self.source = source
+        self.health = health
 
     def collect(self) -> Iterator[Metric]:
         """Metrics for one scrape."""
@@ -63,6 +66,14 @@ class PipelineCollector(Collector):
             "dedup_hits": ("lorakeet_dedup_hits", "Duplicate uplinks skipped"),
             "other_events": ("lorakeet_other_events", "Non-uplink events skipped"),
             "write_failures": ("lorakeet_store_write_failures", "Failed store writes (retried)"),
+            "dead_lettered": (
+                "lorakeet_dead_lettered",
+                "Uplinks and bodies the store refused for good, kept as dead letters",
+            ),
+            "restarts": (
+                "lorakeet_ingest_restarts",
+                "Times a dead pipeline thread or worker process was restarted",
+            ),
         }
         for attr, (name, doc) in counters.items():
             c = CounterMetricFamily(name, doc, labels=["source"])
@@ -97,3 +108,31 @@ class PipelineCollector(Collector):
         )
         spool.add_metric([self.source], float(getattr(s, "spool_depth", 0)))
         yield spool
+        blocked = GaugeMetricFamily(
+            "lorakeet_store_blocked",
+            "1 while the store refuses every write for its configuration",
+            labels=["source"],
+        )
+        blocked.add_metric([self.source], 1.0 if s.blocked else 0.0)
+        yield blocked
+        if self.health is not None:
+            ready = GaugeMetricFamily(
+                "lorakeet_ingest_ready",
+                "1 while ingest consumes normally (see /readyz for why not)",
+                labels=["source"],
+            )
+            ready.add_metric([self.source], 0.0 if self.health() else 1.0)
+            yield ready
+
+
+class DeadLetterCollector(Collector):
+    """The dead-letter table's depth, read at scrape time."""
+
+    def __init__(self, count: Callable[[], int]) -> None:
+        self.count = count
+
+    def collect(self) -> Iterator[Metric]:
+        """One gauge."""
+        g = GaugeMetricFamily("lorakeet_dead_letters", "Dead letters waiting for a replay or a drop")
+        g.add_metric([], float(self.count()))
+        yield g

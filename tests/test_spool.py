@@ -43,11 +43,11 @@ def test_store_down_batch_is_spooled_acked_then_replayed_in_order(tmp_path: Path
     assert p.stats.spool_depth == 1 and p.stats.spooled == 1 and w.stored == []
     # store still down for the replay attempt: the newer batch goes behind it
     w.fail_next = 1
-    p._next_replay = 0
+    p.durability._next_replay = 0
     p.process([acked(msg(2), acks)])
     assert p.stats.spool_depth == 2 and w.stored == []
     # store back: the spool drains first, in order, then the new batch
-    p._next_replay = 0
+    p.durability._next_replay = 0
     p.process([acked(msg(3), acks)])
     assert [s.uplink.f_cnt for s in w.stored] == [1, 2, 3]
     assert p.stats.spool_depth == 0 and p.stats.replayed == 2 and p.stats.stored == 3

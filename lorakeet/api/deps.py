@@ -12,7 +12,7 @@ from anyio.lowlevel import RunVar
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from lorakeet.gateway_bridge.pipeline import Pipeline
+from lorakeet.gateway_bridge.sink import IngestSink
 from lorakeet.settings import Settings
 from lorakeet.storage.factory import Store
 from lorakeet.storage.registry import Registry
@@ -47,7 +47,7 @@ class Services:
     settings: Settings
     registry: Registry
     store: Store
-    pipeline: Pipeline | None = None  # webhook ingest hands messages to it (None: no ingest)
+    pipeline: IngestSink | None = None  # webhook ingest hands messages to it (None: no ingest)
     ingest_timeout_s: float = 8.0  # a webhook waits this long for durability, then 503
 
     async def quick_read(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -6,7 +6,7 @@ import atexit
 
 from fastapi import FastAPI
 
-from lorakeet.gateway_bridge.bridge import make_pipeline
+from lorakeet.gateway_bridge.compose import make_pipeline
 from lorakeet.settings import Settings
 from lorakeet.storage.factory import open_store
 from lorakeet.storage.registry import Registry

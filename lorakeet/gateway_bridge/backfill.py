@@ -33,7 +33,7 @@ from lorakeet.settings import Settings
 from lorakeet.storage.protocols import StoreError
 from lorakeet.timefmt import parse_rfc3339_ns
 
-from .pipeline import Inbound
+from .sink import Inbound
 
 log = logging.getLogger(__name__)
 

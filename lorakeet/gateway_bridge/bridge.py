@@ -4,54 +4,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 
-from lorakeet.alerts.engine import AlertEngine
 from lorakeet.settings import Settings
 from lorakeet.storage.factory import Store, open_store
 from lorakeet.storage.leader import LeaderLock, open_leader_lock
-from lorakeet.storage.registry import DeviceInfo, Registry
-from lorakeet.storage.spool import Spool
+from lorakeet.storage.registry import Registry
 
 from .backfill import GapFiller
-from .codecs import make_resolver
-from .devices import DeviceDirectory
+from .compose import open_sink
 from .mqtt_source import MqttSource
-from .pipeline import Decoding, Pipeline
-from .validate import TimeWindow
-from .worker import RemotePipeline
+from .sink import IngestSink
 
 log = logging.getLogger(__name__)
-
-
-def make_pipeline(settings: Settings, store: Store, registry: Registry) -> Pipeline:
-    """A pipeline over ``store`` whose device cache is preloaded from ``registry``."""
-    devices = DeviceDirectory(registry)
-    devices.preload(DeviceInfo.from_device(r) for r in registry.list_devices(limit=1_000_000))
-    p = settings.pipeline
-    return Pipeline(
-        store,
-        Decoding(devices, make_resolver(registry)),
-        batch_size=p.batch_size,
-        flush_interval=p.flush_interval_s,
-        queue_size=p.queue_size,
-        dedup_capacity=p.dedup_capacity,
-        spool=Spool(p.spool_path) if p.spool_path else None,
-        window=TimeWindow.from_settings(p),
-        observers=[AlertEngine.from_settings(settings, registry, store)],
-    )
-
-
-def build_pipeline(settings: Settings) -> tuple[Pipeline, Callable[[], None]]:
-    """A pipeline with its own store and registry connections, and a function closing them."""
-    store = open_store(settings.store)
-    registry = Registry(settings.registry_url)
-
-    def close() -> None:
-        store.close()
-        registry.close()
-
-    return make_pipeline(settings, store, registry), close
 
 
 class Bridge:
@@ -69,9 +33,7 @@ class Bridge:
         in_process = store is not None or settings.pipeline.workers == 0
         self.store: Store = store if store is not None else open_store(settings.store)
         self.registry = registry if registry is not None else Registry(settings.registry_url)
-        self.pipeline: Pipeline | RemotePipeline = (
-            make_pipeline(settings, self.store, self.registry) if in_process else RemotePipeline(settings)
-        )
+        self.pipeline: IngestSink = open_sink(settings, self.store, self.registry, in_process=in_process)
         self.gaps = (
             GapFiller(settings, self.store, self.pipeline.submit) if settings.backfill.enabled else None
         )

@@ -22,7 +22,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from lorakeet.settings import MqttSettings
 
-from .pipeline import Inbound
+from .sink import Envelope, Inbound
 from .topics import CHIRPSTACK_TEMPLATE, TTS_TEMPLATE, TopicTemplate
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,7 @@ class MqttSource:
         self.on_connected = on_connected
         default = TTS_TEMPLATE if cfg.network == "ttn" else CHIRPSTACK_TEMPLATE
         self.template = TopicTemplate(cfg.topic_template or default)
+        self.envelope: Envelope = "chirpstack" if cfg.network == "chirpstack" else "tts"
         self.connected = threading.Event()
         self.connections = 0
         self._ever_connected = False
@@ -193,12 +194,18 @@ class MqttSource:
                 self._source_and_event(msg.topic),
                 time.time_ns(),
                 done,
+                self.envelope,
             )
         )
 
     def _on_message_qos0(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         self.submit(
             Inbound(
-                msg.payload, self.cfg.network, msg.topic, self._source_and_event(msg.topic), time.time_ns()
+                msg.payload,
+                self.cfg.network,
+                msg.topic,
+                self._source_and_event(msg.topic),
+                time.time_ns(),
+                envelope=self.envelope,
             )
         )

@@ -1,14 +1,20 @@
-"""The ingest pipeline: parse, dedup, decode, write, then acknowledge.
+"""The ingest pipeline: parse, validate, dedup, decode, write, then acknowledge.
 
 One consumer thread drains the :class:`BatchQueue` in batches (by size and by time).
-Nothing is acknowledged before its batch is durable in the store; when the store
-fails, the batch goes to the on-disk :class:`~lorakeet.storage.spool.Spool` (fsync'd) and is
-then acknowledged; spooled batches are replayed in order, before newer batches, once the
-store answers again. Without a spool, or when the spool itself cannot be written (disk
-full: logged as critical), the same batch is retried with backoff, unacknowledged, while
-the queue fills and pushes back on the producers. An undecodable payload is stored raw
-with its error; an unparseable message is kept in the store's rejected table. A body over
-``MAX_BODY`` bytes is rejected (kept raw, truncated) without parsing. Nothing is dropped.
+Nothing is acknowledged before its batch is durable: in the store, in the on-disk spool,
+or (points the store refuses for good) in the dead-letter table; see
+:mod:`lorakeet.gateway_bridge.durability`. An undecodable payload is stored raw with its
+error; an unparseable or out-of-range message (:mod:`lorakeet.gateway_bridge.validate`)
+is kept in the store's rejected table. A body over ``MAX_BODY`` bytes is rejected (kept
+raw, truncated) without parsing. Nothing is dropped.
+
+A supervisor thread watches the consumer: when it dies (a bug, an injected fault, the
+registry not answering while a device is looked up), ``health()`` names the cause (so
+``/readyz`` answers 503), ``stats.restarts`` counts it, and a new consumer starts after a
+backoff with the batch that was in flight: nothing is lost and nothing was acknowledged
+early. When the same batch kills the consumer again, it is retried with unexpected store
+errors treated as refused points, so a poisoned uplink ends in the dead-letter table
+instead of stopping ingest.
 """
 
 from __future__ import annotations
@@ -16,119 +22,36 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
-from lorakeet.decoders import DecodeError, Decoder, DeviceContext, get_decoder
 from lorakeet.storage.protocols import ReadingWriter, StoreError
 from lorakeet.storage.records import RejectedMessage, StoredUplink, Uplink
 from lorakeet.storage.spool import Spool, SpoolError
 
 from .batch_queue import BatchQueue
-from .devices import DeviceDirectory
+from .decoding import NO_DECODER, Decoding, DedupCache
+from .durability import DeadLetterSink, Durability
 from .envelopes import EnvelopeError, OtherEvent, parse_chirpstack, parse_tts
+from .sink import Done, Envelope, Inbound, Outcome, PipelineStats
 from .validate import TimeWindow, check_readings, check_uplink, non_finite
+
+__all__ = ["NO_DECODER", "Decoding", "Done", "Inbound", "Outcome", "Pipeline", "PipelineStats", "screen"]
 
 log = logging.getLogger(__name__)
 
-Done = Callable[[BaseException | None], None]
-
 MAX_BODY = 64 * 1024
 """Largest message body parsed (TTS uplinks are a few KiB); larger ones are rejected."""
-SPOOL_WARN_STEP = 10_000
-"""A warning is logged each time the spool depth crosses another multiple of this."""
+RESTART_INITIAL_S = 0.5
+RESTART_MAX_S = 10.0
+TOLERANT_AFTER = 2
+"""Crashes on the same batch after which unexpected store errors count as refused points."""
 
 
-@dataclass(slots=True)
-class Inbound:
-    """One message as it arrived, before parsing."""
-
-    body: bytes | bytearray
-    source: str  # "ttn" or "chirpstack": which envelope to parse
-    topic: str = ""
-    event: str = "up"
-    arrived_ns: int = 0
-    done: Done | None = None  # called once the message is durable (or failed for good)
-
-
-@dataclass(slots=True)
-class PipelineStats:
-    """Counters since start (read by /metrics and the benchmarks)."""
-
-    received: int = 0
-    stored: int = 0
-    decode_failed: int = 0
-    rejected: int = 0
-    other_events: int = 0
-    dedup_hits: int = 0
-    write_failures: int = 0
-    spooled: int = 0
-    replayed: int = 0
-    spool_depth: int = 0
-    batches: int = 0
-    decode_ns: int = 0
-    write_ns: int = 0
-    by_decoder: dict[str, int] = field(default_factory=dict)
-    rejected_by: dict[str, int] = field(default_factory=dict)
-
-
-NO_DECODER = "none"
 DEFAULT_WINDOW = TimeWindow()
 
 
-class DedupCache:
-    """The most recent uplink keys seen, bounded (oldest forgotten first)."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self._keys: OrderedDict[tuple[str, str, int, int], None] = OrderedDict()
-
-    def __contains__(self, key: tuple[str, str, int, int]) -> bool:
-        return key in self._keys
-
-    def add(self, key: tuple[str, str, int, int]) -> None:
-        """Remember a key."""
-        self._keys[key] = None
-        if len(self._keys) > self.capacity:
-            self._keys.popitem(last=False)
-
-
-class Decoding:
-    """Turns uplinks into stored uplinks with the device's configured decoder."""
-
-    def __init__(
-        self,
-        devices: DeviceDirectory,
-        resolve: Callable[[str], Decoder] = get_decoder,
-    ) -> None:
-        self.devices = devices
-        self.resolve = resolve
-
-    def decode(self, u: Uplink) -> StoredUplink:
-        """Decode one uplink; errors become ``decode_error``, never exceptions."""
-        info = self.devices.device(u.key, u.dev_eui)
-        name = info.decoder or ("network" if u.network_decoded is not None else NO_DECODER)
-        if name == NO_DECODER:
-            return StoredUplink(
-                u,
-                info.kind,
-                name,
-                decode_error="no decoder configured for this device; set one and re-decode",
-            )
-        ctx = DeviceContext(u.received_at_ns, info.metadata, u.network_decoded, u.device_id)
-        try:
-            result = self.resolve(name)(u.payload, u.f_port, ctx)
-        except DecodeError as exc:
-            return StoredUplink(u, info.kind, name, decode_error=f"{type(exc).__name__}: {exc}")
-        except Exception as exc:  # a decoder bug must not lose the uplink
-            log.exception("decoder %s crashed on device_id=%s f_cnt=%d", name, u.device_id, u.f_cnt)
-            return StoredUplink(u, info.kind, name, decode_error=f"internal decoder error: {exc!r}")
-        return StoredUplink(u, info.kind, name, result.readings, result.warnings)
-
-
 class Pipeline:
-    """Batches inbound messages into the store; see the module docstring."""
+    """Batches inbound messages into the store; see the module docstring. An IngestSink."""
 
     def __init__(
         self,
@@ -143,14 +66,11 @@ class Pipeline:
         retry_max: float = 10.0,
         observers: Sequence[Callable[[Sequence[StoredUplink]], None]] = (),
         spool: Spool | None = None,
+        dead_letters: DeadLetterSink | None = None,
         window: TimeWindow = DEFAULT_WINDOW,
     ) -> None:
         self.writer = writer
         self.window = window
-        self.spool = spool
-        self._replay_delay = retry_initial
-        self._next_replay = 0.0
-        self._spool_warned = 0
         self.observers = list(observers)
         self.decoding = decoding
         self.batch_size = batch_size
@@ -158,12 +78,34 @@ class Pipeline:
         self.queue: BatchQueue[Inbound] = BatchQueue(queue_size)
         self.dedup = DedupCache(dedup_capacity)
         self.stats = PipelineStats()
-        self.retry_initial = retry_initial
-        self.retry_max = retry_max
-        self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self.durability = Durability(
+            writer,
+            self.stats,
+            spool=spool,
+            dead_letters=dead_letters,
+            notify=self._notify,
+            retry_initial=retry_initial,
+            retry_max=retry_max,
+            stopping=self._stopping,
+        )
+        self._thread: threading.Thread | None = None
+        self._supervisor: threading.Thread | None = None
         self._idle = threading.Condition()
         self._finished = 0  # messages processed, against queue.accepted
+        self._in_flight: list[Inbound] = []  # taken from the queue, not yet acknowledged
+        self._retries = 0  # times the in-flight batch was taken up again after a crash
+        self._crash: BaseException | None = None
+        self._down = ""  # why the consumer is not consuming, empty while it is
+
+    @property
+    def spool(self) -> Spool | None:
+        """The on-disk spool, if any (owned by ``durability``)."""
+        return self.durability.spool
+
+    @spool.setter
+    def spool(self, spool: Spool | None) -> None:
+        self.durability.spool = spool
 
     # -- producers -----------------------------------------------------------------------
 
@@ -174,21 +116,31 @@ class Pipeline:
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> None:
-        """Run the consumer in a background thread."""
+        """Run the consumer in a background thread, watched by a supervisor thread."""
         if self.spool is not None:
             try:
                 self.spool.open_if_present()
             except SpoolError as exc:
                 log.critical("cannot open the spool: %s; store failures will block ingest instead", exc)
             self.stats.spool_depth = self.spool.depth
-        self._thread = threading.Thread(target=self.run, name="lorakeet-pipeline", daemon=True)
-        self._thread.start()
+        self._thread = self._spawn()
+        self._supervisor = threading.Thread(
+            target=self._supervise, name="lorakeet-pipeline-supervisor", daemon=True
+        )
+        self._supervisor.start()
+
+    def _spawn(self) -> threading.Thread:
+        t = threading.Thread(target=self._consume, name="lorakeet-pipeline", daemon=True)
+        t.start()
+        return t
 
     def stop(self, timeout: float = 30.0) -> None:
         """Drain what is queued (while the store accepts it) and stop."""
         self.queue.close()
         self._stopping.set()
-        if self._thread is not None:
+        if self._supervisor is not None:
+            self._supervisor.join(timeout)
+        elif self._thread is not None:
             self._thread.join(timeout)
         if self.spool is not None:
             self.spool.close()
@@ -204,17 +156,67 @@ class Pipeline:
                 self._idle.wait(remaining)
         return True
 
-    def run(self) -> None:
-        """Consume until the queue is closed and empty."""
+    def health(self) -> list[str]:
+        """Why ingest is not consuming normally right now; empty when it is."""
+        problems: list[str] = []
+        if self._down:
+            problems.append(self._down)
+        if self.stats.blocked:
+            problems.append(f"store blocked: {self.stats.blocked}")
+        return problems
+
+    # -- the consumer and its supervisor -------------------------------------------------
+
+    def _consume(self) -> None:
+        try:
+            self.run()
+        except BaseException as exc:
+            self._crash = exc
+            raise  # the thread dies (threading's excepthook logs it); the supervisor restarts it
+
+    def _supervise(self) -> None:
         while True:
-            batch = self.queue.get_batch(self.batch_size, self.flush_interval, idle_timeout=0.5)
+            thread = self._thread
+            assert thread is not None
+            thread.join()
+            crash, self._crash = self._crash, None
+            if crash is None:
+                return  # ran to its end: stopped
+            self.stats.restarts += 1
+            self._retries += 1
+            delay = min(RESTART_INITIAL_S * 2 ** (self._retries - 1), RESTART_MAX_S)
+            cause = f"{type(crash).__name__}: {str(crash)[:200]}"
+            self._down = f"pipeline thread died ({cause}); restart {self.stats.restarts} in {delay:.1f}s"
+            log.critical(
+                "ingest pipeline thread died (%s) with %d messages in flight; restarting in %.1fs",
+                cause,
+                len(self._in_flight),
+                delay,
+            )
+            if not self._stopping.is_set():
+                self._stopping.wait(delay)
+            self._thread = self._spawn()
+
+    def run(self) -> None:
+        """Consume until the queue is closed and empty (the in-flight batch first, after a crash)."""
+        while True:
+            batch = self._in_flight
+            retry = bool(batch)
+            if not batch:
+                self._down = ""
+                batch = self.queue.get_batch(self.batch_size, self.flush_interval, idle_timeout=0.5)
+                self._in_flight = batch
             if not batch:
                 if self.queue.closed:
-                    self._replay(final=True)
+                    self.durability.replay(final=True)
                     return
-                self._replay()
+                self.durability.replay()
                 continue
-            self.process(batch)
+            self.durability.tolerant = self._retries >= TOLERANT_AFTER
+            self.process(batch, retry=retry)
+            self._in_flight = []
+            self._retries = 0
+            self._down = ""
             with self._idle:
                 self._finished += len(batch)
                 if self._finished >= self.queue.accepted:
@@ -222,10 +224,11 @@ class Pipeline:
 
     # -- the work ------------------------------------------------------------------------
 
-    def process(self, batch: Sequence[Inbound]) -> None:
+    def process(self, batch: Sequence[Inbound], *, retry: bool = False) -> Outcome:
         """Parse, dedup, decode and durably write one batch, then acknowledge it."""
         stats = self.stats
-        stats.received += len(batch)
+        if not retry:
+            stats.received += len(batch)
         stored: list[StoredUplink] = []
         rejected: list[RejectedMessage] = []
         seen: set[tuple[str, str, int, int]] = set()
@@ -237,29 +240,21 @@ class Pipeline:
                 log.warning("rejected message on topic %r from %s: %s", msg.topic, msg.source, exc)
                 rejected.append(_rejected(msg, str(exc), exc.reason))
                 continue
-            except Exception as exc:  # a bug must not end ingest: the message is kept raw
-                log.exception(
-                    "internal error on a message of topic %r; kept in the rejected table", msg.topic
-                )
-                rejected.append(_rejected(msg, f"internal error: {exc!r}", "internal"))
-                continue
             if s is not None:
                 stored.append(s)
         t1 = time.perf_counter_ns()
         stats.decode_ns += t1 - t0
-        outcome = self._durable(stored, rejected)
-        if outcome is None:
+        outcome, written = self.durability.commit(stored, rejected)
+        if outcome is Outcome.FAILED:
             self._finish(batch, StoreError("store unavailable; message not stored"))
-            return
+            return outcome
         stats.write_ns += time.perf_counter_ns() - t1
         for k in seen:
             self.dedup.add(k)
         stats.batches += 1
-        if outcome == "stored":
-            self._count_stored(stored, rejected)  # before the acks: the worker reports stats with them
         self._finish(batch, None)
-        if outcome == "stored":
-            self._notify(stored)
+        self._notify(written)
+        return outcome
 
     def _admit(self, msg: Inbound, seen: set[tuple[str, str, int, int]]) -> StoredUplink | None:
         """Parse, validate, dedup and decode one message; None when there is nothing to store.
@@ -267,28 +262,16 @@ class Pipeline:
         Raises EnvelopeError (OutOfRange included) for a message to keep in the rejected table.
         """
         stats = self.stats
-        if len(msg.body) > MAX_BODY:
-            raise EnvelopeError(
-                f"body of {len(msg.body)} bytes is over the {MAX_BODY} byte limit (kept truncated)"
-            )
-        parsed = (
-            parse_tts(msg.body, msg.source)
-            if msg.source != "chirpstack"
-            else parse_chirpstack(msg.body, msg.event)
-        )
+        parsed = _parse(msg, self.window)
         if isinstance(parsed, OtherEvent):
             stats.other_events += 1
             log.debug("skipping %s event of device_id=%s", parsed.kind, parsed.device_id)
             return None
-        arrived = msg.arrived_ns or time.time_ns()
-        if not parsed.time_from_network:
-            parsed = _with_arrival_time(parsed, arrived)
-        check_uplink(parsed, arrived, self.window)
         key = parsed.dedup_key
         if key in seen or key in self.dedup:
             stats.dedup_hits += 1
             return None
-        s = self.decoding.decode(parsed)
+        s = self.decoding.decode(parsed)  # a registry that does not answer raises: the batch waits
         check_readings(s, self.window)
         bad = non_finite(s)
         if bad is not None:
@@ -301,123 +284,7 @@ class Pipeline:
             log.info("stored raw: device_id=%s f_cnt=%d: %s", parsed.device_id, parsed.f_cnt, s.decode_error)
         return s
 
-    def _count_stored(self, stored: list[StoredUplink], rejected: list[RejectedMessage]) -> None:
-        stats = self.stats
-        stats.stored += len(stored)
-        stats.rejected += len(rejected)
-        for r in rejected:
-            stats.rejected_by[r.reason] = stats.rejected_by.get(r.reason, 0) + 1
-        for s in stored:
-            stats.by_decoder[s.decoder] = stats.by_decoder.get(s.decoder, 0) + 1
-
-    # -- the spool -----------------------------------------------------------------------
-
-    def _durable(self, stored: list[StoredUplink], rejected: list[RejectedMessage]) -> str | None:
-        """Make a batch durable: "stored", "spooled", or None (failed for good at shutdown).
-
-        Order is kept: while the spool holds batches, a new batch may go to the store only
-        once every older spooled batch has been replayed; otherwise it is spooled behind
-        them.
-        """
-        spool = self.spool
-        if spool is None:
-            return "stored" if self._write(stored, rejected) else None
-        while True:
-            if (spool.batches == 0 or self._replay()) and self._try_write(stored, rejected):
-                return "stored"
-            try:
-                spool.append(stored, rejected)
-            except SpoolError as exc:
-                log.critical(
-                    "store down AND spool unusable (%s): %d uplinks stay unacknowledged and are retried",
-                    exc,
-                    len(stored),
-                )
-                if self._stopping.is_set():
-                    return None
-                self._stopping.wait(self._replay_delay)
-                self._replay_delay = min(self._replay_delay * 2, self.retry_max)
-                continue
-            self.stats.spooled += len(stored) + len(rejected)
-            self._spool_changed()
-            return "spooled"
-
-    def _try_write(self, stored: list[StoredUplink], rejected: list[RejectedMessage]) -> bool:
-        try:
-            if stored:
-                self.writer.write(stored)
-            if rejected:
-                self.writer.write_rejected(rejected)
-        except StoreError as exc:
-            self.stats.write_failures += 1
-            log.warning("store write failed (%s); spooling %d uplinks", exc, len(stored))
-            self._next_replay = time.monotonic() + self._replay_delay
-            return False
-        return True
-
-    def _replay(self, *, final: bool = False) -> bool:
-        """Write spooled batches to the store, oldest first; True once the spool is empty.
-
-        This waits out the backoff since the last failure (the idle loop calls it often);
-        ``final`` (shutdown) tries at once and leaves what fails on disk.
-        """
-        spool = self.spool
-        if spool is None or spool.batches == 0:
-            return True
-        if not final and time.monotonic() < self._next_replay:
-            return False
-        while True:
-            try:
-                head = spool.peek()
-            except SpoolError as exc:
-                log.critical("cannot read the spool: %s", exc)
-                return False
-            if head is None:
-                self._replay_delay = self.retry_initial
-                self._spool_changed()
-                return True
-            bid, stored, rejected = head
-            try:
-                if stored:
-                    self.writer.write(stored)
-                if rejected:
-                    self.writer.write_rejected(rejected)
-            except StoreError as exc:
-                self.stats.write_failures += 1
-                self._next_replay = time.monotonic() + self._replay_delay
-                self._replay_delay = min(self._replay_delay * 2, self.retry_max)
-                level = logging.WARNING if not final else logging.ERROR
-                log.log(
-                    level,
-                    "store still failing (%s); %d messages stay in the spool%s",
-                    exc,
-                    spool.depth,
-                    " across the restart" if final else "",
-                )
-                return False
-            try:
-                spool.remove(bid)
-            except SpoolError as exc:  # replaying it again later is harmless (idempotent)
-                log.critical("cannot update the spool: %s", exc)
-                return False
-            self.stats.replayed += len(stored) + len(rejected)
-            self._count_stored(stored, rejected)
-            self._spool_changed()
-            self._notify(stored)
-            if spool.batches == 0:
-                log.warning("spool drained: the store is answering again")
-
-    def _spool_changed(self) -> None:
-        depth = self.spool.depth if self.spool is not None else 0
-        self.stats.spool_depth = depth
-        level = depth // SPOOL_WARN_STEP + 1  # 1 from the first spooled message, +1 per step
-        if depth and level > self._spool_warned:
-            log.warning("spool growing: %d messages wait for the store", depth)
-            self._spool_warned = level
-        elif depth == 0:
-            self._spool_warned = 0
-
-    def _notify(self, stored: list[StoredUplink]) -> None:
+    def _notify(self, stored: Sequence[StoredUplink]) -> None:
         """Tell observers (alerts, live views) about uplinks that are now durable."""
         if not stored:
             return
@@ -427,28 +294,6 @@ class Pipeline:
             except Exception:
                 log.exception("observer %r failed; the uplinks are stored regardless", observe)
 
-    def _write(self, stored: list[StoredUplink], rejected: list[RejectedMessage]) -> bool:
-        delay = self.retry_initial
-        while True:
-            try:
-                if stored:
-                    self.writer.write(stored)
-                if rejected:
-                    self.writer.write_rejected(rejected)
-                return True
-            except StoreError as exc:
-                self.stats.write_failures += 1
-                if self._stopping.is_set():
-                    log.error(
-                        "store still failing at shutdown, %d uplinks left unacknowledged: %s",
-                        len(stored),
-                        exc,
-                    )
-                    return False
-                log.warning("store write failed (%s); retrying %d uplinks in %.1fs", exc, len(stored), delay)
-                self._stopping.wait(delay)
-                delay = min(delay * 2, self.retry_max)
-
     def _finish(self, batch: Sequence[Inbound], error: BaseException | None) -> None:
         for msg in batch:
             if msg.done is not None:
@@ -456,6 +301,54 @@ class Pipeline:
                     msg.done(error)
                 except Exception:
                     log.exception("acknowledgement callback failed for topic %r", msg.topic)
+
+
+def parse_envelope(
+    body: bytes | bytearray, envelope: Envelope, event: str = "up", source: str = "ttn"
+) -> Uplink | OtherEvent:
+    """Parse a body in the named envelope format; raises EnvelopeError."""
+    if envelope == "chirpstack":
+        return parse_chirpstack(body, event)
+    return parse_tts(body, source)
+
+
+def _parse(msg: Inbound, window: TimeWindow) -> Uplink | OtherEvent:
+    """Parse and validate one message; raises EnvelopeError, whatever went wrong."""
+    if len(msg.body) > MAX_BODY:
+        raise EnvelopeError(
+            f"body of {len(msg.body)} bytes is over the {MAX_BODY} byte limit (kept truncated)"
+        )
+    try:
+        parsed = parse_envelope(msg.body, msg.envelope, msg.event, msg.source)
+        if isinstance(parsed, OtherEvent):
+            return parsed
+        arrived = msg.arrived_ns or time.time_ns()
+        if not parsed.time_from_network:
+            parsed = _with_arrival_time(parsed, arrived)
+        check_uplink(parsed, arrived, window)
+    except EnvelopeError:
+        raise
+    except Exception as exc:  # a parser bug must not end ingest: the message is kept raw
+        log.exception("internal error parsing a message of topic %r; kept in the rejected table", msg.topic)
+        err = EnvelopeError(f"internal error: {exc!r}")
+        err.reason = "internal"
+        raise err from exc
+    return parsed
+
+
+def screen(
+    body: bytes, envelope: Envelope, arrived_ns: int, window: TimeWindow, event: str = "up"
+) -> EnvelopeError | None:
+    """What the pipeline would reject this message for (None: it would take it).
+
+    For callers that answer the sender (the webhook): the message is still submitted, so
+    the pipeline keeps it raw in the rejected table.
+    """
+    try:
+        _parse(Inbound(body, "webhook", event=event, arrived_ns=arrived_ns, envelope=envelope), window)
+    except EnvelopeError as exc:
+        return exc
+    return None
 
 
 def _with_arrival_time(u: Uplink, arrived_ns: int) -> Uplink:
@@ -468,24 +361,3 @@ def _with_arrival_time(u: Uplink, arrived_ns: int) -> Uplink:
 def _rejected(msg: Inbound, error: str, reason: str) -> RejectedMessage:
     body = bytes(msg.body[:MAX_BODY])
     return RejectedMessage(msg.source, msg.topic, body, error, msg.arrived_ns or time.time_ns(), reason)
-
-
-def screen(
-    body: bytes, source: str, arrived_ns: int, window: TimeWindow, event: str = "up"
-) -> EnvelopeError | None:
-    """What the pipeline would reject this message for (None: it would take it).
-
-    For callers that answer the sender (the webhook): the message is still submitted, so
-    the pipeline keeps it raw in the rejected table.
-    """
-    try:
-        parsed = parse_tts(body, source) if source != "chirpstack" else parse_chirpstack(body, event)
-        if not isinstance(parsed, OtherEvent):
-            check_uplink(
-                parsed if parsed.time_from_network else parsed._replace(received_at_ns=arrived_ns),
-                arrived_ns,
-                window,
-            )
-    except EnvelopeError as exc:
-        return exc
-    return None

@@ -9,8 +9,11 @@ the worker dies it is restarted and the chunks are sent again in order (the stor
 the dedup make a replay harmless).
 
 Wire format (trusted pipe between our own processes): receiver -> worker
-``seq (u64) + marshal([(body, source, topic, event, arrived_ns), ...])``, an empty
-message to stop; worker -> receiver ``marshal((seq, stats tuple))``.
+``seq (u64) + marshal([(body, source, topic, event, arrived_ns, envelope), ...])``, an
+empty message to stop; worker -> receiver ``marshal((seq, stats tuple))``.
+
+The worker's pipeline is built by the function handed to :class:`RemotePipeline`
+(``compose.build_pipeline``), so this module needs nothing but the sink types.
 """
 
 from __future__ import annotations
@@ -22,18 +25,20 @@ import struct
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from multiprocessing.connection import Connection
 from typing import Any
 
 from lorakeet.settings import Settings
 
-from .pipeline import Done, Inbound, PipelineStats
+from .sink import Done, Inbound, IngestSink, PipelineStats
 
 log = logging.getLogger(__name__)
 
 _SEQ = struct.Struct("!Q")
-_STAT_FIELDS = [f.name for f in fields(PipelineStats) if f.name != "by_decoder"]
+_STAT_FIELDS = [f.name for f in fields(PipelineStats)]
+Build = Callable[[Settings], tuple[IngestSink, Callable[[], None]]]
 
 
 @dataclass
@@ -42,16 +47,14 @@ class _Chunk:
     blob: bytes
 
 
-def _worker_main(settings: Settings, conn: Connection) -> None:
+def _worker_main(settings: Settings, conn: Connection, build: Build) -> None:
     """Worker process: a Pipeline over the configured store, fed from the pipe."""
-    from .bridge import build_pipeline
-
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s worker %(name)s: %(message)s"
     )
     for noisy in ("httpx", "httpcore", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    pipeline, close = build_pipeline(settings)
+    pipeline, close = build(settings)
     pipeline.start()
     send_lock = threading.Lock()
 
@@ -79,8 +82,8 @@ def _worker_main(settings: Settings, conn: Connection) -> None:
             items = marshal.loads(data[_SEQ.size :])  # noqa: S302 - our own pipe
             remaining = [len(items)]
             done = chunk_done(seq, remaining)
-            for body, source, topic, event, arrived_ns in items:
-                pipeline.submit(Inbound(body, source, topic, event, arrived_ns, done))
+            for body, source, topic, event, arrived_ns, envelope in items:
+                pipeline.submit(Inbound(body, source, topic, event, arrived_ns, done, envelope))
     finally:
         pipeline.stop()
         close()
@@ -92,16 +95,19 @@ class RemotePipeline:
     def __init__(
         self,
         settings: Settings,
+        build: Build,
         chunk_size: int = 1000,
         chunk_interval: float = 0.02,
         max_in_flight: int = 100_000,
     ) -> None:
         self.settings = settings
+        self.build = build
         self.chunk_size = chunk_size
         self.chunk_interval = chunk_interval
         self.max_in_flight = max_in_flight
         self.stats = PipelineStats()
-        self.restarts = 0
+        self.restarts = 0  # of the worker process
+        self._down = ""
         self._ctx = multiprocessing.get_context("spawn")
         self._buf: list[Inbound] = []
         self._cond = threading.Condition()
@@ -146,7 +152,7 @@ class RemotePipeline:
     def _spawn(self) -> None:
         parent, child = self._ctx.Pipe()
         proc = self._ctx.Process(
-            target=_worker_main, args=(self.settings, child), name="lorakeet-worker", daemon=True
+            target=_worker_main, args=(self.settings, child, self.build), name="lorakeet-worker", daemon=True
         )
         proc.start()
         child.close()
@@ -172,6 +178,13 @@ class RemotePipeline:
             self._proc.join(timeout)
             if self._proc.is_alive():
                 self._proc.kill()
+
+    def health(self) -> list[str]:
+        """Why ingest is not consuming normally right now; empty when it is."""
+        problems = [self._down] if self._down else []
+        if self.stats.blocked:
+            problems.append(f"store blocked: {self.stats.blocked}")
+        return problems
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Wait until every submitted message is durable."""
@@ -199,7 +212,7 @@ class RemotePipeline:
                 self._seq += 1
                 seq = self._seq
             blob = _SEQ.pack(seq) + marshal.dumps(
-                [(bytes(m.body), m.source, m.topic, m.event, m.arrived_ns) for m in batch]
+                [(bytes(m.body), m.source, m.topic, m.event, m.arrived_ns, m.envelope) for m in batch]
             )
             with self._cond:
                 self._pending[seq] = _Chunk(batch, blob)
@@ -221,13 +234,18 @@ class RemotePipeline:
                 return
             for name, value in zip(_STAT_FIELDS, snapshot, strict=True):
                 setattr(self.stats, name, value)
+            self.stats.restarts += self.restarts
+            self._down = ""
             with self._cond:
                 chunk = self._pending.pop(seq, None)
             if chunk is None:
                 continue
             for m in chunk.messages:
                 if m.done is not None:
-                    m.done(None)
+                    try:
+                        m.done(None)
+                    except Exception:
+                        log.exception("acknowledgement callback failed for topic %r", m.topic)
             with self._cond:
                 self._in_flight -= len(chunk.messages)
                 self._cond.notify_all()
@@ -240,6 +258,8 @@ class RemotePipeline:
                     return
             if self._proc is not None and not self._proc.is_alive():
                 self.restarts += 1
+                self.stats.restarts += 1
+                self._down = f"ingest worker process died (exit {self._proc.exitcode}); restarted, replaying"
                 log.error("ingest worker died (exit %s); restarting and replaying", self._proc.exitcode)
                 self._spawn()
                 with self._cond:

@@ -22,7 +22,7 @@ import orjson
 from lorakeet.decoders import Value, is_valid_key, split_key
 
 from .line_protocol import uplink_lines
-from .protocols import StoreError
+from .protocols import PointsRefused, StoreConfigError, StoreError
 from .records import (
     Aggregate,
     DeviceKey,
@@ -151,7 +151,9 @@ class InfluxStore:
             try:
                 self._v2[1].write(bucket=self.bucket, org=self.org, record=body, write_precision="ns")
             except Exception as exc:  # influxdb-client raises its own and urllib3 errors
-                raise StoreError(f"InfluxDB v2 write failed: {exc}") from exc
+                status = getattr(exc, "status", None)
+                text = str(getattr(exc, "body", "") or exc)
+                raise write_error(status if isinstance(status, int) else None, text) from exc
             return
         params = {"db": self.database, "precision": "ns"}
         if self.retention_policy:
@@ -166,13 +168,16 @@ class InfluxStore:
         except httpx.HTTPError as exc:
             raise StoreError(f"InfluxDB write failed: {exc}") from exc
         if r.status_code != 204:
-            raise StoreError(f"InfluxDB write failed ({r.status_code}): {r.text[:300]}")
+            raise write_error(r.status_code, r.text)
 
     def write(self, batch: Sequence[StoredUplink]) -> None:
         """Write a batch; idempotent because a point's time and tags identify it."""
         lines: list[str] = []
-        for s in batch:
-            lines.extend(uplink_lines(s))
+        try:
+            for s in batch:
+                lines.extend(uplink_lines(s))
+        except (TypeError, ValueError, OverflowError) as exc:  # e.g. an integer orjson cannot hold
+            raise PointsRefused(f"not representable in line protocol: {exc}") from exc
         self.write_lines(lines)
 
     def write_rejected(self, batch: Sequence[RejectedMessage]) -> None:
@@ -351,6 +356,30 @@ class InfluxStore:
         """Number of stored uplinks (all devices)."""
         rows = self._rows("SELECT count(f_cnt) FROM uplink")
         return int(rows[0][1][0][1]) if rows else 0
+
+
+_CONFIG_MESSAGES = ("database not found", "retention policy not found", "bucket not found", "not authorized")
+
+
+def write_error(status: int | None, text: str) -> StoreError:
+    """An InfluxDB write answer as the store error the pipeline acts on.
+
+    401/403, a missing database, bucket or retention policy: configuration. Any other 4xx
+    (a partial write: beyond the retention policy, a field type conflict, max-values-per-tag,
+    a line that does not parse; a body too large): some points are refused for good.
+    429, 5xx and no answer: transient.
+    """
+    detail = f"InfluxDB write failed ({status}): {text.strip()[:300]}"
+    low = text.lower()
+    if status in (401, 403) or (
+        status is not None and 400 <= status < 500 and any(m in low for m in _CONFIG_MESSAGES)
+    ):
+        return StoreConfigError(detail)
+    if status == 404:
+        return StoreConfigError(detail)
+    if status is not None and 400 <= status < 500 and status not in (408, 429):
+        return PointsRefused(detail)
+    return StoreError(detail)
 
 
 def _where_many(devices: Sequence[DeviceKey]) -> str:

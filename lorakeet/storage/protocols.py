@@ -9,14 +9,32 @@ from .records import Aggregate, DeviceKey, LatestValue, Point, RejectedMessage, 
 
 
 class StoreError(Exception):
-    """The store could not be reached or refused a request."""
+    """The store could not be reached or refused a request.
+
+    Plain ``StoreError`` is transient (connection, timeout, 5xx, 429): the same write may
+    succeed later. Two subclasses say otherwise.
+    """
+
+
+class StoreConfigError(StoreError):
+    """The store refuses every write until an operator acts (401/403, no such database)."""
+
+
+class PointsRefused(StoreError):
+    """The store refused some points of a write for good (a partial write, a field type
+    conflict, a time beyond the retention policy, a number it cannot hold). The other points
+    of the batch may have been written; writing them again is harmless (writes are
+    idempotent), so a caller may split the batch to find the refused ones."""
 
 
 class ReadingWriter(Protocol):
     """Persists decoded uplinks; a write returns only once the batch is durable."""
 
     def write(self, batch: Sequence[StoredUplink]) -> None:
-        """Store a batch idempotently: a batch written twice is stored once."""
+        """Store a batch idempotently: a batch written twice is stored once.
+
+        Raises StoreError, StoreConfigError or PointsRefused (see their docs) and nothing else.
+        """
         ...
 
     def write_rejected(self, batch: Sequence[RejectedMessage]) -> None:

@@ -129,7 +129,7 @@ async def ingest_ttn(request: Request, services: ServicesDep) -> IngestAccepted:
         )
     if not hmac.compare_digest(app_id.encode(), row.application_id.encode()):
         raise HTTPException(status_code=403, detail=f"this secret is not the one of application {app_id!r}")
-    refused = screen(body, "ttn", arrived_ns, TimeWindow.from_settings(services.settings.pipeline))
+    refused = screen(body, "tts", arrived_ns, TimeWindow.from_settings(services.settings.pipeline))
     error = await _durable(services, body, arrived_ns)
     if refused is not None and error is None:  # kept raw in the rejected table
         raise HTTPException(status_code=422, detail=f"rejected ({refused.reason}): {refused}")

@@ -60,7 +60,11 @@ def metrics_registry(request: Request, services: Services) -> CollectorRegistry:
             if pipeline is not None:
                 from lorakeet.observability import PipelineCollector
 
-                registry.register(PipelineCollector(lambda: pipeline.stats, "webhook"))
+                registry.register(PipelineCollector(lambda: pipeline.stats, "webhook", pipeline.health))
+            from lorakeet.observability import DeadLetterCollector
+            from lorakeet.storage.dead_letters import DeadLetters
+
+            registry.register(DeadLetterCollector(DeadLetters(services.registry).count))
             state.metrics_registry = registry
     return registry
 
@@ -88,8 +92,9 @@ def _failure(exc: BaseException) -> str:
     responses={503: {"description": "A dependency did not answer", "content": {PROBLEM_JSON: {}}}},
 )
 def readyz(request: Request, services: ServicesDep) -> Response:
-    """200 when the registry and the readings store both answer a trivial query; otherwise
-    503 (problem+json) naming what failed."""
+    """200 when the registry and the readings store both answer a trivial query and webhook
+    ingest is consuming; otherwise 503 (problem+json) naming what failed (a dead pipeline
+    thread being restarted, a store that refuses writes for its configuration...)."""
     checks: dict[str, str] = {}
     try:
         services.registry.ping()
@@ -101,6 +106,9 @@ def readyz(request: Request, services: ServicesDep) -> Response:
         checks["store"] = "ok"
     except Exception as exc:
         checks["store"] = _failure(exc)
+    if services.pipeline is not None:
+        problems = services.pipeline.health()
+        checks["ingest"] = "; ".join(problems) if problems else "ok"
     failed = [name for name, result in checks.items() if result != "ok"]
     if not failed:
         return JSONResponse({"status": "ready", "checks": checks})

@@ -1,0 +1,66 @@
+"""Decoding uplinks with each device's configured decoder, and the dedup cache."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+
+from lorakeet.decoders import DecodeError, Decoder, DeviceContext, get_decoder
+from lorakeet.storage.records import StoredUplink, Uplink
+
+from .devices import DeviceDirectory
+
+log = logging.getLogger(__name__)
+
+NO_DECODER = "none"
+
+
+class DedupCache:
+    """The most recent uplink keys seen, bounded (oldest forgotten first)."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._keys: OrderedDict[tuple[str, str, int, int], None] = OrderedDict()
+
+    def __contains__(self, key: tuple[str, str, int, int]) -> bool:
+        return key in self._keys
+
+    def add(self, key: tuple[str, str, int, int]) -> None:
+        """Remember a key."""
+        self._keys[key] = None
+        if len(self._keys) > self.capacity:
+            self._keys.popitem(last=False)
+
+
+class Decoding:
+    """Turns uplinks into stored uplinks with the device's configured decoder."""
+
+    def __init__(
+        self,
+        devices: DeviceDirectory,
+        resolve: Callable[[str], Decoder] = get_decoder,
+    ) -> None:
+        self.devices = devices
+        self.resolve = resolve
+
+    def decode(self, u: Uplink) -> StoredUplink:
+        """Decode one uplink; errors become ``decode_error``, never exceptions."""
+        info = self.devices.device(u.key, u.dev_eui)
+        name = info.decoder or ("network" if u.network_decoded is not None else NO_DECODER)
+        if name == NO_DECODER:
+            return StoredUplink(
+                u,
+                info.kind,
+                name,
+                decode_error="no decoder configured for this device; set one and re-decode",
+            )
+        ctx = DeviceContext(u.received_at_ns, info.metadata, u.network_decoded, u.device_id)
+        try:
+            result = self.resolve(name)(u.payload, u.f_port, ctx)
+        except DecodeError as exc:
+            return StoredUplink(u, info.kind, name, decode_error=f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # a decoder bug must not lose the uplink
+            log.exception("decoder %s crashed on device_id=%s f_cnt=%d", name, u.device_id, u.f_cnt)
+            return StoredUplink(u, info.kind, name, decode_error=f"internal decoder error: {exc!r}")
+        return StoredUplink(u, info.kind, name, result.readings, result.warnings)
