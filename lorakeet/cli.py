@@ -69,8 +69,7 @@ def bridge(
     if metrics_port:
         from prometheus_client import REGISTRY, start_http_server
 
-        from lorakeet.observability import DeadLetterCollector, PipelineCollector
-        from lorakeet.storage.dead_letters import DeadLetters
+        from lorakeet.observability import PipelineCollector
 
         REGISTRY.register(
             PipelineCollector(lambda: b.pipeline.stats, settings.mqtt.network, b.pipeline.health)
