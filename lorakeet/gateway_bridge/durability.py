@@ -23,9 +23,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
-from lorakeet.storage.dead_letters import Refused
+from lorakeet.storage.dead_letters import DeadLetters, Refused
 from lorakeet.storage.protocols import PointsRefused, ReadingWriter, StoreConfigError, StoreError
 from lorakeet.storage.records import RejectedMessage, StoredUplink
 from lorakeet.storage.spool import Spool, SpoolError
@@ -275,3 +275,52 @@ def _describe(item: StoredUplink | RejectedMessage) -> str:
         return f"a rejected message of topic {item.topic!r}"
     u = item.uplink
     return f"uplink of {u.application_id}.{u.device_id} f_cnt={u.f_cnt}"
+
+
+class ReplayResult(NamedTuple):
+    """What a dead-letter replay did."""
+
+    stored: int
+    refused: int
+
+
+def replay_dead_letters(
+    writer: ReadingWriter, dead_letters: DeadLetters, ids: Sequence[int] | None = None, chunk: int = 500
+) -> ReplayResult:
+    """Write dead letters to the store again (all, or ``ids``), oldest first.
+
+    A dead letter the store takes is removed once written (a replay interrupted between
+    the two writes it again next time, which stores it once: writes are idempotent); one
+    refused again stays, with the store's new reason. Raises StoreError when the store
+    does not answer (nothing more is removed then).
+    """
+    stored = refused = 0
+    after = 0
+    pending = list(ids) if ids is not None else None
+    while True:
+        if pending is not None:
+            if not pending:
+                return ReplayResult(stored, refused)
+            wanted, pending = pending[:chunk], pending[chunk:]
+            items = dead_letters.load(wanted, chunk)
+        else:
+            items = dead_letters.load(None, chunk, after)
+            if not items:
+                return ReplayResult(stored, refused)
+        by_id: dict[int, list[StoredUplink | RejectedMessage]] = {}
+        for rid, item in items:
+            by_id.setdefault(rid, []).append(item)
+        ups = [i for _, i in items if not isinstance(i, RejectedMessage)]
+        rej = [i for _, i in items if isinstance(i, RejectedMessage)]
+        _, again = write_splitting(writer, ups, rej)
+        failed = {id(f.item): f.reason for f in again}
+        done: list[int] = []
+        for rid, group in by_id.items():
+            reasons = [failed[id(i)] for i in group if id(i) in failed]
+            if reasons:
+                dead_letters.refused_again(rid, reasons[0])
+                refused += 1
+            else:
+                done.append(rid)
+        stored += dead_letters.remove(done)
+        after = max(by_id, default=after)

@@ -22,7 +22,7 @@ import orjson
 from lorakeet.decoders import Value, is_valid_key, split_key
 
 from .line_protocol import uplink_lines
-from .protocols import PointsRefused, StoreConfigError, StoreError
+from .protocols import PointsRefused, StoreError
 from .records import (
     Aggregate,
     DeviceKey,
@@ -32,6 +32,7 @@ from .records import (
     StoredUplink,
     UplinkView,
 )
+from .write_errors import influx_write_error as write_error
 
 log = logging.getLogger(__name__)
 
@@ -356,30 +357,6 @@ class InfluxStore:
         """Number of stored uplinks (all devices)."""
         rows = self._rows("SELECT count(f_cnt) FROM uplink")
         return int(rows[0][1][0][1]) if rows else 0
-
-
-_CONFIG_MESSAGES = ("database not found", "retention policy not found", "bucket not found", "not authorized")
-
-
-def write_error(status: int | None, text: str) -> StoreError:
-    """An InfluxDB write answer as the store error the pipeline acts on.
-
-    401/403, a missing database, bucket or retention policy: configuration. Any other 4xx
-    (a partial write: beyond the retention policy, a field type conflict, max-values-per-tag,
-    a line that does not parse; a body too large): some points are refused for good.
-    429, 5xx and no answer: transient.
-    """
-    detail = f"InfluxDB write failed ({status}): {text.strip()[:300]}"
-    low = text.lower()
-    if status in (401, 403) or (
-        status is not None and 400 <= status < 500 and any(m in low for m in _CONFIG_MESSAGES)
-    ):
-        return StoreConfigError(detail)
-    if status == 404:
-        return StoreConfigError(detail)
-    if status is not None and 400 <= status < 500 and status not in (408, 429):
-        return PointsRefused(detail)
-    return StoreError(detail)
 
 
 def _where_many(devices: Sequence[DeviceKey]) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lorakeet.decoders import Reading, Value
 
-from .protocols import PointsRefused, StoreConfigError, StoreError
+from .protocols import StoreError
 from .records import (
     Aggregate,
     DeviceKey,
@@ -30,6 +30,7 @@ from .records import (
     StoredUplink,
     UplinkView,
 )
+from .write_errors import sqlite_write_error as classify
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS device (
@@ -97,35 +98,6 @@ _AGG_SQL: dict[Aggregate, str] = {
     "count": "count(*)",
     "last": "value",  # picked with max(time) below (SQLite's bare-column rule)
 }
-
-
-_CONFIG_ERRORS = ("readonly", "no such table", "unable to open", "not authorized")
-
-
-def classify(exc: Exception) -> StoreError:
-    """A write failure as the store error the pipeline acts on.
-
-    A value SQLite cannot hold (an integer beyond 64 bits, a number too large for a float,
-    a constraint) is refused for good; a read-only or missing file needs an operator; the
-    rest (busy, locked, disk full, I/O) is transient.
-    """
-    if isinstance(exc, StoreError):
-        return exc
-    if isinstance(
-        exc,
-        OverflowError
-        | ValueError
-        | TypeError
-        | sqlite3.IntegrityError
-        | sqlite3.DataError
-        | sqlite3.InterfaceError,
-    ):
-        return PointsRefused(f"SQLite refused a value: {type(exc).__name__}: {exc}")
-    if isinstance(exc, sqlite3.Error) and any(m in str(exc).lower() for m in _CONFIG_ERRORS):
-        return StoreConfigError(f"SQLite store not writable: {exc}")
-    if isinstance(exc, sqlite3.Error):
-        return StoreError(f"SQLite write failed: {exc}")
-    return PointsRefused(f"SQLite write failed: {type(exc).__name__}: {exc}")
 
 
 def _value(value: float | None, text: str | None, type_: str) -> Value:
