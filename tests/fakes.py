@@ -48,7 +48,9 @@ class StaticDevices:
         self.infos = {i.key: i for i in infos}
         self.auto: list[DeviceKey] = []
 
-    def ensure_device(self, key: DeviceKey, dev_eui: str | None = None) -> DeviceInfo:
+    def ensure_device(
+        self, key: DeviceKey, dev_eui: str | None = None, model: object = None, decoded: bool = False
+    ) -> DeviceInfo:
         if key not in self.infos:
             self.auto.append(key)
             self.infos[key] = DeviceInfo(key)

@@ -183,7 +183,7 @@ def test_a_preloaded_fleet_is_refreshed_a_few_devices_at_a_time(monkeypatch: pyt
     source = StaticDevices(*(DeviceInfo(k, kind="bin") for k in keys))
     lookups: list[DeviceKey] = []
     ensure = source.ensure_device
-    monkeypatch.setattr(source, "ensure_device", lambda k, e=None: lookups.append(k) or ensure(k, e))
+    monkeypatch.setattr(source, "ensure_device", lambda k, e=None, *a: lookups.append(k) or ensure(k, e, *a))
     directory = DeviceDirectory(source, ttl=30.0)
     assert directory.preload(source.infos.values()) == 1000
     refreshed_per_second = []

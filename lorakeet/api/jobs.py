@@ -21,6 +21,7 @@ from typing import Literal
 
 from lorakeet.gateway_bridge.codecs import make_resolver
 from lorakeet.gateway_bridge.devices import DeviceDirectory, DeviceSource
+from lorakeet.gateway_bridge.field_maps import FieldMaps
 from lorakeet.gateway_bridge.pipeline import Decoding
 from lorakeet.storage.factory import Store
 from lorakeet.storage.protocols import StoreError
@@ -96,7 +97,11 @@ def stored_uplinks(store: Store, device: DeviceKey, start_ns: int, end_ns: int) 
 def redecoder(registry: Registry) -> Decoding:
     """A fresh Decoding for one job: the decoder current when the job starts is used throughout."""
     source: DeviceSource = registry
-    return Decoding(DeviceDirectory(source, ttl=3600.0), make_resolver(registry, ttl=3600.0))
+    return Decoding(
+        DeviceDirectory(source, ttl=3600.0),
+        make_resolver(registry, ttl=3600.0),
+        FieldMaps(registry, ttl=3600.0),
+    )
 
 
 def redecode(

@@ -20,6 +20,7 @@ from lorakeet.storage.spool import Spool
 
 from .codecs import make_resolver
 from .devices import DeviceDirectory
+from .field_maps import FieldMaps
 from .pipeline import Decoding, Pipeline
 from .sink import IngestSink
 from .validate import TimeWindow
@@ -33,7 +34,7 @@ def make_pipeline(settings: Settings, store: Store, registry: Registry) -> Pipel
     p = settings.pipeline
     return Pipeline(
         store,
-        Decoding(devices, make_resolver(registry)),
+        Decoding(devices, make_resolver(registry), FieldMaps(registry)),
         batch_size=p.batch_size,
         flush_interval=p.flush_interval_s,
         queue_size=p.queue_size,

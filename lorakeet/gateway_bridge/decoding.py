@@ -10,6 +10,7 @@ from lorakeet.decoders import DecodeError, Decoder, DeviceContext, get_decoder
 from lorakeet.storage.records import StoredUplink, Uplink
 
 from .devices import DeviceDirectory
+from .field_maps import FieldMaps
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +41,15 @@ class Decoding:
         self,
         devices: DeviceDirectory,
         resolve: Callable[[str], Decoder] = get_decoder,
+        field_maps: FieldMaps | None = None,
     ) -> None:
         self.devices = devices
         self.resolve = resolve
+        self.field_maps = field_maps if field_maps is not None else FieldMaps()
 
     def decode(self, u: Uplink) -> StoredUplink:
         """Decode one uplink; errors become ``decode_error``, never exceptions."""
-        info = self.devices.device(u.key, u.dev_eui)
+        info = self.devices.device(u.key, u.dev_eui, u.device_model, u.network_decoded is not None)
         name = info.decoder or ("network" if u.network_decoded is not None else NO_DECODER)
         if name == NO_DECODER:
             return StoredUplink(
@@ -55,7 +58,8 @@ class Decoding:
                 name,
                 decode_error="no decoder configured for this device; set one and re-decode",
             )
-        ctx = DeviceContext(u.received_at_ns, info.metadata, u.network_decoded, u.device_id)
+        field_map = self.field_maps.for_device(info)
+        ctx = DeviceContext(u.received_at_ns, info.metadata, u.network_decoded, u.device_id, field_map)
         try:
             result = self.resolve(name)(u.payload, u.f_port, ctx)
         except DecodeError as exc:

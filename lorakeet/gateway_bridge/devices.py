@@ -8,15 +8,21 @@ import time
 from collections.abc import Iterable
 from typing import Protocol
 
-from lorakeet.storage.records import DeviceKey
+from lorakeet.storage.records import DeviceKey, DeviceModel
 from lorakeet.storage.registry import DeviceInfo
 
 
 class DeviceSource(Protocol):
     """Where device registrations come from (the registry, or a fake in unit tests)."""
 
-    def ensure_device(self, key: DeviceKey, dev_eui: str | None = None) -> DeviceInfo:
-        """The device, auto-registered when unknown."""
+    def ensure_device(
+        self,
+        key: DeviceKey,
+        dev_eui: str | None = None,
+        model: DeviceModel | None = None,
+        decoded: bool = False,
+    ) -> DeviceInfo:
+        """The device, auto-registered when unknown (with its model's kind and decoder)."""
         ...
 
 
@@ -29,13 +35,19 @@ class DeviceDirectory:
         self._cache: dict[DeviceKey, tuple[float, DeviceInfo]] = {}
         self._lock = threading.Lock()
 
-    def device(self, key: DeviceKey, dev_eui: str | None = None) -> DeviceInfo:
+    def device(
+        self,
+        key: DeviceKey,
+        dev_eui: str | None = None,
+        model: DeviceModel | None = None,
+        decoded: bool = False,
+    ) -> DeviceInfo:
         """The registration of ``key`` (auto-registering it when new)."""
         now = time.monotonic()
         hit = self._cache.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
-        info = self.source.ensure_device(key, dev_eui)
+        info = self.source.ensure_device(key, dev_eui, model, decoded)
         with self._lock:
             self._cache[key] = (now + self.ttl, info)
         return info

@@ -300,3 +300,36 @@ def rules_from_json(fields: Mapping[str, Any] | None, where: str) -> dict[str, F
 def rules_to_json(rules: FieldMap) -> dict[str, dict[str, Any]]:
     """A field map as JSON: ``{path: {quantity, unit, scale}}``."""
     return {p: {"quantity": r.quantity, "unit": r.unit, "scale": r.scale} for p, r in rules.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class UserMap:
+    """A user's map of a model over the shipped one: each part, when set, replaces the shipped."""
+
+    name: str | None = None
+    kind: str | None = None
+    decoder: str | None = None
+    fields: Mapping[str, Any] | None = None  # {path: {quantity, unit, scale} | None}
+
+
+def effective_model(
+    brand_id: str | None, model_id: str | None, *layers: UserMap | None, shipped: Catalog | None = None
+) -> Model | None:
+    """The shipped model with users' maps laid over it, later layers winning; None if unknown.
+
+    A user map may also describe a model that ships without one.
+    """
+    if not brand_id or not model_id:
+        return None
+    brand_id, model_id = brand_id.lower(), model_id.lower()
+    base = (shipped or catalog()).get(brand_id, model_id)
+    given = [u for u in layers if u is not None]
+    if not given:
+        return base
+    name, kind = (base.name, base.kind) if base else (model_id, "other")
+    decoder = base.decoder if base else NETWORK
+    fields: Mapping[str, FieldRule] = base.field_map if base else {}
+    for u in given:
+        name, kind, decoder = u.name or name, u.kind or kind, u.decoder or decoder
+        fields = merge_maps(fields, rules_from_json(u.fields, f"map of {brand_id}/{model_id}"))
+    return Model(brand_id, model_id, name, kind, decoder, fields, source="user")

@@ -27,13 +27,26 @@ from .changes import UNSET, AccountChanges, DeviceChanges, Unset
 from .codecs import CodecRepository
 from .database import Database, make_engine
 from .devices import DeviceRepository
-from .entities import Account, ApiKey, ApplicationSecret, AuditRecord, Codec, Device
+from .entities import Account, ApiKey, ApplicationSecret, AuditRecord, Codec, Device, ModelMap
 from .keys import KEY_TOUCH_INTERVAL, KeyRepository
 from .model import KINDS, VISIBILITIES, ConflictError, DeviceFilter, DeviceInfo, KeyLookup, RegistryError
-from .tables import AccountRow, ApiKeyRow, ApplicationSecretRow, AuditRow, Base, CodecRow, DeviceRow, as_utc
+from .model_maps import ModelMapRepository
+from .tables import (
+    AccountRow,
+    ApiKeyRow,
+    ApplicationSecretRow,
+    AuditRow,
+    Base,
+    CodecRow,
+    DeviceRow,
+    ModelMapRow,
+    as_utc,
+)
 
 
-class Registry(DeviceRepository, AccountRepository, KeyRepository, CodecRepository, AuditRepository):
+class Registry(
+    DeviceRepository, AccountRepository, KeyRepository, CodecRepository, AuditRepository, ModelMapRepository
+):
     """Registry operations over one database; safe to share between threads. It hands out frozen records
     (``entities``) and takes typed changes (``changes``)."""
 
@@ -70,6 +83,9 @@ __all__ = [
     "KeyLookup",
     "KeyRepository",
     "LookupCache",
+    "ModelMap",
+    "ModelMapRepository",
+    "ModelMapRow",
     "Registry",
     "RegistryError",
     "Unset",

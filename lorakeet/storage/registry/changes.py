@@ -38,6 +38,9 @@ class DeviceChanges:
     longitude: float | Unset | None = UNSET
     tags: Sequence[str] | Unset = UNSET
     source: str | Unset = UNSET
+    brand_id: str | Unset | None = UNSET
+    model_id: str | Unset | None = UNSET
+    field_map: Mapping[str, Any] | Unset = UNSET
 
     def apply(self, row: DeviceRow) -> None:
         """Set the given fields on an ORM row."""
@@ -65,6 +68,12 @@ class DeviceChanges:
             row.tags = list(self.tags)
         if not isinstance(self.source, Unset):
             row.source = self.source
+        if not isinstance(self.brand_id, Unset):
+            row.brand_id = self.brand_id
+        if not isinstance(self.model_id, Unset):
+            row.model_id = self.model_id
+        if not isinstance(self.field_map, Unset):
+            row.field_map = dict(self.field_map)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

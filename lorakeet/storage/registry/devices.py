@@ -7,13 +7,46 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from ..records import DeviceKey
+from lorakeet.decoders.models import NETWORK, Model, catalog
+
+from ..records import DeviceKey, DeviceModel
 from .changes import DeviceChanges
 from .database import Database
 from .entities import Device
 from .model import ConflictError, DeviceFilter, DeviceInfo
+from .model_maps import model_in_session
 from .tables import DeviceRow
+
+
+def model_of(s: Session, owner_id: int | None, seen: DeviceModel) -> Model | None:
+    """The model an uplink names: by Device Repository ids, else by ChirpStack profile name."""
+    if seen.brand_id and seen.model_id:
+        return model_in_session(s, seen.brand_id, seen.model_id, owner_id)
+    by_profile = catalog().match_profile(seen.profile_name)
+    if by_profile is None:
+        return None
+    return model_in_session(s, by_profile.brand_id, by_profile.model_id, owner_id)
+
+
+def _record_model(
+    row: DeviceRow, seen: DeviceModel | None, known: Model | None, fresh: bool, decoded: bool
+) -> None:
+    if seen is None:
+        return
+    if row.brand_id is None:
+        row.brand_id = (known.brand_id if known else seen.brand_id) or None
+        row.model_id = (known.model_id if known else seen.model_id) or None
+        row.hardware_version = seen.hardware_version
+        row.firmware_version = seen.firmware_version
+        row.band_id = seen.band_id
+    if fresh and known is not None:
+        row.kind = known.kind
+        if decoded:
+            row.decoder = NETWORK
+        elif known.decoder != NETWORK:
+            row.decoder = known.decoder
 
 
 def _device_where(key: DeviceKey) -> Any:
@@ -41,22 +74,46 @@ class DeviceRepository(Database):
         found = self.get_row(key)
         return DeviceInfo.from_device(found) if found else None
 
-    def ensure_device(self, key: DeviceKey, dev_eui: str | None = None) -> DeviceInfo:
-        """The device, auto-registering it as unowned when the network is first to see it."""
+    def ensure_device(
+        self,
+        key: DeviceKey,
+        dev_eui: str | None = None,
+        model: DeviceModel | None = None,
+        decoded: bool = False,
+    ) -> DeviceInfo:
+        """The device, auto-registering it as unowned when the network is first to see it.
+
+        ``model`` is what the uplink says the device is (TTS ``version_ids``, a ChirpStack
+        profile): a new device gets its model's kind and decoder (``network`` when the uplink
+        carries a decoded object, ``decoded``). A known device without model ids gets them
+        recorded, and an auto-registered one still at the defaults takes its model's kind
+        and decoder.
+        """
         found = self.get_device(key)
-        if found is not None:
+        if found is not None and (
+            model is None
+            or found.brand_id
+            or (not model.brand_id and catalog().match_profile(model.profile_name) is None)
+        ):
             return found
         with self.session() as s:
-            s.add(
-                DeviceRow(
+            row = s.scalar(select(DeviceRow).where(_device_where(key)))
+            known = model_of(s, row.owner_id if row else None, model) if model is not None else None
+            if row is None:
+                row = DeviceRow(
                     application_id=key.application_id,
                     device_id=key.device_id,
                     dev_eui=dev_eui,
                     source="auto",
                     meta={},
                     tags=[],
+                    field_map={},
                 )
-            )
+                s.add(row)
+                fresh = True
+            else:
+                fresh = row.source == "auto" and row.kind == "other" and row.decoder is None
+            _record_model(row, model, known, fresh, decoded)
             try:
                 s.commit()
             except IntegrityError:  # another process registered it in the meantime

@@ -13,7 +13,16 @@ from datetime import datetime
 from typing import Any
 
 from ..records import DeviceKey
-from .tables import AccountRow, ApiKeyRow, ApplicationSecretRow, AuditRow, CodecRow, DeviceRow, as_utc
+from .tables import (
+    AccountRow,
+    ApiKeyRow,
+    ApplicationSecretRow,
+    AuditRow,
+    CodecRow,
+    DeviceRow,
+    ModelMapRow,
+    as_utc,
+)
 
 
 def _utc(dt: datetime | None) -> datetime | None:
@@ -40,6 +49,12 @@ class Device:
     source: str = "registered"
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    brand_id: str | None = None
+    model_id: str | None = None
+    hardware_version: str | None = None
+    firmware_version: str | None = None
+    band_id: str | None = None
+    field_map: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> DeviceKey:
@@ -66,6 +81,12 @@ class Device:
             source=row.source,
             created_at=_utc(row.created_at),
             updated_at=_utc(row.updated_at),
+            brand_id=row.brand_id,
+            model_id=row.model_id,
+            hardware_version=row.hardware_version,
+            firmware_version=row.firmware_version,
+            band_id=row.band_id,
+            field_map=dict(row.field_map or {}),
         )
 
 
@@ -176,3 +197,33 @@ class AuditRecord:
     def from_row(cls, row: AuditRow) -> AuditRecord:
         """Freeze an ORM row."""
         return cls(row.id, as_utc(row.time), row.account_id, row.action, row.target, dict(row.detail or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class ModelMap:
+    """A user's map of one device model over the shipped one (``owner_id`` None: shared)."""
+
+    id: int
+    owner_id: int | None
+    brand_id: str
+    model_id: str
+    name: str | None = None
+    kind: str | None = None
+    decoder: str | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    updated_at: datetime | None = None
+
+    @classmethod
+    def from_row(cls, row: ModelMapRow) -> ModelMap:
+        """Freeze an ORM row."""
+        return cls(
+            id=row.id,
+            owner_id=row.owner_id,
+            brand_id=row.brand_id,
+            model_id=row.model_id,
+            name=row.name,
+            kind=row.kind,
+            decoder=row.decoder,
+            fields=dict(row.fields or {}),
+            updated_at=_utc(row.updated_at),
+        )

@@ -31,6 +31,9 @@ class DeviceInfo:
     owner_id: int | None = None
     visibility: str = "private"
     name: str | None = None
+    brand_id: str | None = None
+    model_id: str | None = None
+    field_map: Mapping[str, object] = field(default_factory=dict)
 
     @classmethod
     def from_device(cls, device: Device) -> DeviceInfo:
@@ -43,6 +46,9 @@ class DeviceInfo:
             owner_id=device.owner_id,
             visibility=device.visibility,
             name=device.name,
+            brand_id=device.brand_id,
+            model_id=device.model_id,
+            field_map=dict(device.field_map),
         )
 
 

@@ -80,6 +80,14 @@ class DeviceRow(Base):
     source: Mapped[str] = mapped_column(String(16), default="registered")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc, onupdate=now_utc)
+    # The device model (Device Repository ids, from TTS version_ids or set by hand) and the
+    # device's own field-map rules, which win over its model's ({path: rule or null}).
+    brand_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    model_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    hardware_version: Mapped[str | None] = mapped_column(String(100), default=None)
+    firmware_version: Mapped[str | None] = mapped_column(String(100), default=None)
+    band_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    field_map: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     @property
     def key(self) -> DeviceKey:
@@ -125,3 +133,25 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(200), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ModelMapRow(Base):
+    """A user's map of one device model (kind, decoder, field rules) over the shipped one.
+
+    ``owner_id`` None: shared, for every device of the model (set by admins); otherwise it
+    applies to that account's devices and wins over the shared one.
+    """
+
+    __tablename__ = "model_maps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), default=None, index=True
+    )
+    brand_id: Mapped[str] = mapped_column(String(64))
+    model_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(200), default=None)
+    kind: Mapped[str | None] = mapped_column(String(16), default=None)
+    decoder: Mapped[str | None] = mapped_column(String(100), default=None)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc, onupdate=now_utc)
