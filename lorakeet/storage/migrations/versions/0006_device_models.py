@@ -1,7 +1,7 @@
 """Device models: a device's Device Repository ids and own field rules; users' model maps.
 
 Revision ID: 0006
-Revises: 0008
+Revises: 0004
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0008"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
