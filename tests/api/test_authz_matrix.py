@@ -146,6 +146,14 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/web/bins/collection.{ext}"): Case(OK, OK, OK, OK, params={"ext": "csv"}),
     ("POST", "/web/key"): ALL_OK,
     ("POST", "/web/logout"): ALL_OK,
+    # hobbyists' pages: forms need the browser's form token (none here: 403 for everyone)
+    ("GET", "/web/signup"): ALL_OK,
+    ("POST", "/web/signup"): Case(403, 403, 403, 403),
+    ("GET", "/web/devices/new"): ALL_OK,  # anonymous visitors are sent to sign up
+    ("POST", "/web/devices/new"): Case(403, 403, 403, 403),
+    ("GET", "/web/devices/{device}/connect"): PRIVATE_READ,
+    ("POST", "/web/devices/{device}/secret"): Case(403, 403, 403, 403),
+    ("GET", "/web/devices/{device}/uplinks.json"): PRIVATE_READ,
 }
 
 
