@@ -26,7 +26,7 @@ from lorakeet.decoders.errors import CodecLimitError, DecodeError
 from .codecs import repo_codec
 
 if TYPE_CHECKING:
-    from lorakeet.storage.registry import CodecRow, Registry
+    from lorakeet.storage.registry import Codec, Registry
 
     from .sandbox import SandboxedCodec, SandboxHost
 
@@ -42,7 +42,7 @@ class RepoImportError(DeviceRepoError):
 class ImportResult:
     """The stored codec, the model it came from, and whether this call stored it."""
 
-    row: CodecRow
+    row: Codec
     found: ModelCodec
     created: bool
     examples_checked: int
