@@ -19,12 +19,16 @@ Consumers:
             point -> join 5,000 -> node-red-contrib-influxdb batch node); node-red and the
             contrib node are installed from npm into bench/.nodered (or $BENCH_NODERED_DIR)
             when missing;
-- naive:    paho -> json -> base64 -> fixed-offset decode -> line protocol -> 5k-batch
+- naive:    paho -> json -> base64 -> Cayenne LPP loop -> line protocol -> 5k-batch
             POST /write, all inside on_message (the baseline from measurements.md);
 - influxdb: the Lorakeet bridge (QoS 0, Cayenne LPP decoder from the registry) into InfluxDB;
 - sqlite:   the same bridge into the embedded SQLite store;
 - "x2":     with ``--bridges 1,2``, the same with two bridge processes sharing the
             subscription (``mqtt.share_group``), the way to use a second core.
+
+Environment: BENCH_PROFILE=<file> records the bridge with py-spy (collapsed stacks);
+BENCH_VERBOSE=1 prints each consumer's report; BENCH_WORKERS=1 decodes in a worker process;
+BENCH_QUEUE=<n> sets the bridge's queue size.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import base64
 import json
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -164,6 +169,9 @@ _CPU_AT_READY = [0.0]
 def _ready() -> None:
     """Tell the driver to start publishing; CPU time counts from here (not imports or set-up)."""
     _CPU_AT_READY[0] = _cpu()
+    if os.environ.get("BENCH_VERBOSE"):
+        rss = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmRSS"))
+        print(f"  consumer ready: {rss}", file=sys.stderr, flush=True)
     print("READY", flush=True)
 
 
@@ -441,7 +449,10 @@ def consume_lorakeet(
         ),
         store=store,
         pipeline=PipelineSettings(
-            batch_size=5000, flush_interval_s=0.1, workers=int(os.environ.get("BENCH_WORKERS", "0"))
+            batch_size=5000,
+            flush_interval_s=0.1,
+            workers=int(os.environ.get("BENCH_WORKERS", "0")),
+            queue_size=int(os.environ.get("BENCH_QUEUE", "50000")),
         ),
         registry_url=f"sqlite:///{tmp}/registry-{os.getpid()}.db",
     )
@@ -464,6 +475,30 @@ def consume_lorakeet(
     bridge.mqtt.wait_connected(10)
     stop = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.readline(), stop.set()), daemon=True).start()
+    profile = os.environ.get("BENCH_PROFILE")  # py-spy's collapsed stacks of this bridge, to a file
+    spy = (
+        subprocess.Popen(
+            [
+                "py-spy",
+                "record",
+                "--pid",
+                str(os.getpid()),
+                "--native",
+                "-r",
+                "250",
+                "-f",
+                "raw",
+                "-o",
+                profile,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        if profile
+        else None
+    )
+    if spy is not None:
+        time.sleep(1)
     _ready()
     stats = bridge.pipeline.stats
     shown = 0
@@ -473,6 +508,9 @@ def consume_lorakeet(
             shown = done
             print(f"STORED {done} {time.time_ns()}", flush=True)
         time.sleep(0.002)
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(60)
     bridge.stop()  # the worker process (if any) exits, so its CPU time is counted with ours
     _report(
         first,

@@ -102,6 +102,10 @@ class StoreSettings(BaseModel):
     influx_token: SecretStr | None = None
     influx_org: str = "-"
     influx_bucket: str | None = None
+    influx_gzip: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="gzip line protocol on v1 writes; auto: off when InfluxDB is on this host (loopback)",
+    )
 
 
 class PipelineSettings(BaseModel):

@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MINUTES: dict[str, int] = {}
+"""Epoch seconds of ``YYYY-MM-DDTHH:MM`` prefixes seen (uplinks of one minute share one)."""
+_MINUTES_MAX = 4096
 
 
 def parse_rfc3339_ns(text: str) -> int:
@@ -12,8 +15,19 @@ def parse_rfc3339_ns(text: str) -> int:
 
     Python's datetime keeps microseconds only; the fraction is parsed here so that
     nanosecond timestamps survive (they are part of the dedup key). Raises ValueError.
+    A ``...Z`` timestamp whose minute was seen before is read from the minute's cached
+    epoch seconds (the same checks, without building a datetime).
     """
+    minute = _MINUTES.get(text[:16])
+    if minute is not None and text[-1:] == "Z":
+        sec, rest = text[17:19], text[19:-1]
+        if text[16] == ":" and sec.isascii() and sec.isdigit() and sec < "60":
+            if not rest:
+                return (minute + int(sec)) * 1_000_000_000
+            if rest[0] == "." and rest[1:].isdigit() and 0 < len(rest) - 1 <= 9:
+                return (minute + int(sec)) * 1_000_000_000 + int(rest[1:].ljust(9, "0"))
     s = text.strip()
+    clean = s is text  # nothing stripped (str.strip returns the same object then)
     if s.endswith(("Z", "z")):
         s, offset = s[:-1], "+00:00"
     elif len(s) > 6 and s[-6] in "+-" and s[-3] == ":":
@@ -25,6 +39,10 @@ def parse_rfc3339_ns(text: str) -> int:
         raise ValueError(f"timestamp {text!r} has a malformed fraction")
     dt = datetime.fromisoformat(base + offset)
     seconds = int((dt - _EPOCH).total_seconds())
+    if clean and offset == "+00:00" and len(base) == 19 and base[10] == "T" and base[16] == ":":
+        if len(_MINUTES) >= _MINUTES_MAX:
+            _MINUTES.clear()
+        _MINUTES[base[:16]] = seconds - dt.second
     return seconds * 1_000_000_000 + (int(frac.ljust(9, "0")) if dot else 0)
 
 

@@ -81,3 +81,42 @@ def test_bridge_client_reads_through_the_buffer(broker: LocalBroker) -> None:
         assert isinstance(src.client.socket(), BufferedReads)
     finally:
         src.stop()
+
+
+def _publish(broker: LocalBroker, topic: str, payload: bytes) -> None:
+    import paho.mqtt.publish as publish
+
+    publish.single(topic, payload, hostname="127.0.0.1", port=broker.port)
+
+
+def test_messages_reach_on_message_directly_and_filtered_callbacks_still_work(broker: LocalBroker) -> None:
+    """Direct dispatch with the installed paho: every message arrives, topic and payload intact;
+    once a topic filter is added, paho's own dispatch routes messages to it."""
+    got: list[tuple[str, bytes]] = []
+    src = MqttSource(
+        MqttSettings(url=broker.url, qos=0, client_id="direct-check"),
+        submit=lambda m: got.append((m.topic, bytes(m.body))),
+    )
+    src.start()
+    try:
+        assert src.wait_connected(10)
+        for i in range(20):
+            _publish(broker, f"v3/town@ttn/devices/bin-{i}/up", b"body-%d" % i)
+        deadline = time.monotonic() + 10
+        while len(got) < 20 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert sorted(got) == sorted((f"v3/town@ttn/devices/bin-{i}/up", b"body-%d" % i) for i in range(20))
+        filtered: list[str] = []
+        src.client.message_callback_add(
+            "v3/town@ttn/devices/bin-7/up", lambda c, u, m: filtered.append(m.topic)
+        )
+        got.clear()
+        _publish(broker, "v3/town@ttn/devices/bin-7/up", b"x")
+        _publish(broker, "v3/town@ttn/devices/bin-8/up", b"y")
+        deadline = time.monotonic() + 10
+        while not (filtered and got) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert filtered == ["v3/town@ttn/devices/bin-7/up"]  # paho's matcher took it
+        assert got == [("v3/town@ttn/devices/bin-8/up", b"y")]  # the rest still reach on_message
+    finally:
+        src.stop()

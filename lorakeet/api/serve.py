@@ -6,6 +6,7 @@ import atexit
 
 from fastapi import FastAPI
 
+from lorakeet import gctune
 from lorakeet.gateway_bridge.compose import make_pipeline
 from lorakeet.settings import Settings
 from lorakeet.storage.factory import open_store
@@ -33,4 +34,6 @@ def build_services(settings: Settings) -> Services:
 
 def app_from_env() -> FastAPI:
     """The application configured from the environment (a uvicorn factory, one per worker)."""
-    return create_app(build_services(Settings()))
+    app = create_app(build_services(Settings()))
+    gctune.tune()
+    return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from lorakeet import gctune
 from lorakeet.settings import Settings
 from lorakeet.storage.factory import Store, open_store
 from lorakeet.storage.leader import LeaderLock, open_leader_lock
@@ -53,6 +54,7 @@ class Bridge:
     def start(self) -> None:
         """Start consuming and connect to the broker (once leader, when a lock is configured)."""
         self.pipeline.start()
+        gctune.tune()
         if self.leader is None:
             self.mqtt.start()
             return

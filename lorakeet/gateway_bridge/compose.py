@@ -15,7 +15,7 @@ from lorakeet.alerts.engine import AlertEngine
 from lorakeet.settings import Settings
 from lorakeet.storage.dead_letters import DeadLetters
 from lorakeet.storage.factory import Store, open_store
-from lorakeet.storage.registry import DeviceInfo, Registry
+from lorakeet.storage.registry import Registry
 from lorakeet.storage.spool import Spool
 
 from .codecs import make_resolver
@@ -28,9 +28,8 @@ from .worker import RemotePipeline
 
 
 def make_pipeline(settings: Settings, store: Store, registry: Registry) -> Pipeline:
-    """A pipeline over ``store`` whose device cache is preloaded from ``registry``."""
-    devices = DeviceDirectory(registry)
-    devices.preload(DeviceInfo.from_device(r) for r in registry.list_devices(limit=1_000_000))
+    """A pipeline over ``store`` holding ``registry``'s devices in memory (refreshed every 5 s)."""
+    devices = DeviceDirectory(registry, refresh_s=5.0)
     p = settings.pipeline
     return Pipeline(
         store,

@@ -22,12 +22,12 @@ class DedupCache:
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._keys: OrderedDict[tuple[str, str, int, int], None] = OrderedDict()
+        self._keys: OrderedDict[int, None] = OrderedDict()
 
-    def __contains__(self, key: tuple[str, str, int, int]) -> bool:
+    def __contains__(self, key: int) -> bool:
         return key in self._keys
 
-    def add(self, key: tuple[str, str, int, int]) -> None:
+    def add(self, key: int) -> None:
         """Remember a key."""
         self._keys[key] = None
         if len(self._keys) > self.capacity:

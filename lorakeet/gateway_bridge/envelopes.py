@@ -10,7 +10,6 @@ parse to :class:`OtherEvent` so the caller can log and skip them.
 
 from __future__ import annotations
 
-import base64
 import binascii
 from dataclasses import dataclass
 from typing import Any
@@ -123,7 +122,7 @@ class TtsApplicationUp(_Model):
 
 def _b64(text: str) -> bytes:
     try:
-        return base64.b64decode(text, validate=True)
+        return binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError) as exc:
         raise EnvelopeError(f"payload is not valid base64: {exc}") from exc
 

@@ -76,10 +76,35 @@ class BufferedReads:
 
 
 class BufferedClient(mqtt.Client):
-    """paho's client reading through :class:`BufferedReads`."""
+    """paho's client reading through :class:`BufferedReads`, with direct message dispatch.
+
+    paho matches every message's topic against the filters of ``message_callback_add`` and
+    takes two locks before calling ``on_message``; with no such filters (the bridge adds
+    none) the message goes straight to ``on_message``. Once a filter is added, paho's own
+    dispatch is used.
+    """
+
+    _filtered = False
 
     def _create_socket(self) -> Any:
         return BufferedReads(super()._create_socket())
+
+    def message_callback_add(self, sub: str, callback: Any) -> None:
+        """paho's, and from then on paho's dispatch."""
+        self._filtered = True
+        super().message_callback_add(sub, callback)
+
+    def _handle_on_message(self, message: mqtt.MQTTMessage) -> None:
+        on_message = self._on_message
+        if self._filtered or on_message is None:
+            super()._handle_on_message(message)
+            return
+        try:
+            on_message(self, self._userdata, message)
+        except Exception as err:
+            log.error("MQTT message callback failed: %r", err)
+            if not self.suppress_exceptions:
+                raise
 
 
 class MqttSource:
@@ -124,6 +149,8 @@ class MqttSource:
         )
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
+        self._network = cfg.network
+        self._tts = cfg.network != "chirpstack"
         self.client.on_message = self._on_message if manual else self._on_message_qos0
 
     @property
@@ -199,13 +226,6 @@ class MqttSource:
         )
 
     def _on_message_qos0(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        self.submit(
-            Inbound(
-                msg.payload,
-                self.cfg.network,
-                msg.topic,
-                self._source_and_event(msg.topic),
-                time.time_ns(),
-                envelope=self.envelope,
-            )
-        )
+        topic = msg.topic
+        event = "up" if self._tts else self._source_and_event(topic)
+        self.submit(Inbound(msg.payload, self._network, topic, event, time.time_ns(), envelope=self.envelope))

@@ -231,7 +231,7 @@ class Pipeline:
             stats.received += len(batch)
         stored: list[StoredUplink] = []
         rejected: list[RejectedMessage] = []
-        seen: set[tuple[str, str, int, int]] = set()
+        seen: set[int] = set()
         t0 = time.perf_counter_ns()
         for msg in batch:
             try:
@@ -256,7 +256,7 @@ class Pipeline:
         self._notify(written)
         return outcome
 
-    def _admit(self, msg: Inbound, seen: set[tuple[str, str, int, int]]) -> StoredUplink | None:
+    def _admit(self, msg: Inbound, seen: set[int]) -> StoredUplink | None:
         """Parse, validate, dedup and decode one message; None when there is nothing to store.
 
         Raises EnvelopeError (OutOfRange included) for a message to keep in the rejected table.

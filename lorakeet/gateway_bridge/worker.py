@@ -30,6 +30,7 @@ from dataclasses import dataclass, fields
 from multiprocessing.connection import Connection
 from typing import Any
 
+from lorakeet import gctune
 from lorakeet.settings import Settings
 
 from .sink import Done, Inbound, IngestSink, PipelineStats
@@ -56,6 +57,7 @@ def _worker_main(settings: Settings, conn: Connection, build: Build) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     pipeline, close = build(settings)
     pipeline.start()
+    gctune.tune()
     send_lock = threading.Lock()
 
     def chunk_done(seq: int, remaining: list[int]) -> Done:

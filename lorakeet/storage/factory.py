@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from lorakeet.settings import StoreSettings
 
@@ -19,6 +20,15 @@ class Store(ReadingWriter, ReadingReader, Protocol):
         ...
 
 
+def _gzip_level(cfg: StoreSettings) -> int:
+    """1 (fast) unless off, or auto and InfluxDB is on loopback (compressing costs more than it saves)."""
+    if cfg.influx_gzip == "auto":
+        host = urlsplit(cfg.influx_url).hostname or ""
+        loopback = host == "localhost" or host.startswith("127.") or host == "::1"
+        return 0 if loopback else 1
+    return 1 if cfg.influx_gzip == "on" else 0
+
+
 def open_store(cfg: StoreSettings) -> Store:
     """The SQLite or InfluxDB store the settings name."""
     if cfg.kind == "sqlite":
@@ -33,6 +43,7 @@ def open_store(cfg: StoreSettings) -> Store:
         org=cfg.influx_org,
         bucket=cfg.influx_bucket,
         retention_policy=cfg.influx_retention_policy,
+        gzip_level=_gzip_level(cfg),
     )
     if cfg.influx_api == "v1":
         store.create_database()

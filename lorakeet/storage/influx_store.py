@@ -159,13 +159,12 @@ class InfluxStore:
         params = {"db": self.database, "precision": "ns"}
         if self.retention_policy:
             params["rp"] = self.retention_policy
+        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if self._gzip_level:  # 0: sent as it is (InfluxDB on this host)
+            body = gzip.compress(body, self._gzip_level)
+            headers["Content-Encoding"] = "gzip"
         try:
-            r = self._http.post(
-                "/write",
-                params=params,
-                content=gzip.compress(body, self._gzip_level),
-                headers={"Content-Encoding": "gzip", "Content-Type": "text/plain; charset=utf-8"},
-            )
+            r = self._http.post("/write", params=params, content=body, headers=headers)
         except httpx.HTTPError as exc:
             raise StoreError(f"InfluxDB write failed: {exc}") from exc
         if r.status_code != 204:

@@ -12,7 +12,7 @@ and is tested against influxdb-client's own Point serialiser.
 
 from __future__ import annotations
 
-import base64
+import binascii
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -52,13 +52,20 @@ def _series(measurement: str, app: str, dev: str, kind: str) -> str:
     )
 
 
+@lru_cache(maxsize=1024)
+def _quoted(value: str) -> str:
+    """A string field value (source and decoder names: few, so kept)."""
+    return field_value(value)
+
+
 def uplink_lines(stored: StoredUplink) -> Iterable[str]:
     """The line-protocol lines of one stored uplink."""
     u = stored.uplink
     now_fields: list[str] = []
     sampled: dict[int, list[str]] = {}
     for r in stored.readings:
-        f = f"{r.key}={field_value(r.value)}"
+        v = r.value
+        f = f"{r.key}={v!r}" if type(v) is float else f"{r.key}={field_value(v)}"
         if r.time_ns is None or r.time_ns == u.received_at_ns:
             now_fields.append(f)
         else:
@@ -69,9 +76,10 @@ def uplink_lines(stored: StoredUplink) -> Iterable[str]:
             yield f"{series} {','.join(now_fields)} {u.received_at_ns}"
         for t, fields in sampled.items():
             yield f"{series} {','.join(fields)} {t}"
+    payload = binascii.b2a_base64(u.payload, newline=False).decode()
     meta = (
-        f'f_cnt={u.f_cnt}i,f_port={u.f_port}i,payload="{base64.b64encode(u.payload).decode()}",'
-        f"source={field_value(u.source)},decoder={field_value(stored.decoder)},gateway_count={len(u.gateways)}i"
+        f'f_cnt={u.f_cnt}i,f_port={u.f_port}i,payload="{payload}",'
+        f"source={_quoted(u.source)},decoder={_quoted(stored.decoder)},gateway_count={len(u.gateways)}i"
     )
     if u.rssi is not None:
         meta += f",rssi={float(u.rssi)!r}"
@@ -84,7 +92,7 @@ def uplink_lines(stored: StoredUplink) -> Iterable[str]:
     if u.gateways:
         meta += f",gateways={field_value(','.join(u.gateways))}"
     # always written (empty when none): a re-decode that succeeds must clear an old error
-    meta += f",decode_error={field_value(stored.decode_error or '')}"
+    meta += f",decode_error={field_value(stored.decode_error)}" if stored.decode_error else ',decode_error=""'
     if u.network_decoded is not None:
         meta += f",network_decoded={field_value(orjson.dumps(u.network_decoded).decode())}"
     if stored.warnings:

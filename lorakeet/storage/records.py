@@ -92,9 +92,18 @@ class Uplink(NamedTuple):
         return DeviceKey(self.application_id, self.device_id)
 
     @property
-    def dedup_key(self) -> tuple[str, str, int, int]:
-        """(device, f_cnt, received_at): an uplink seen twice has the same key."""
-        return (self.application_id, self.device_id, self.f_cnt, self.received_at_ns)
+    def dedup_key(self) -> int:
+        """(device, f_cnt, received_at) packed in one int: an uplink seen twice has the same key.
+
+        The device is its 64-bit hash; two different uplinks share a key only when their
+        devices' hashes collide AND they carry the same f_cnt and the same nanosecond.
+        """
+        device = hash((self.application_id, self.device_id)) & 0xFFFF_FFFF_FFFF_FFFF
+        return (
+            (device << 128)
+            | ((self.f_cnt & 0xFFFF_FFFF) << 64)
+            | (self.received_at_ns & 0xFFFF_FFFF_FFFF_FFFF)
+        )
 
 
 class StoredUplink(NamedTuple):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select
@@ -73,6 +74,19 @@ class DeviceRepository(Database):
         """What the bridge needs to know about the device, or None."""
         found = self.get_row(key)
         return DeviceInfo.from_device(found) if found else None
+
+    def devices_changed_since(self, since: datetime | None) -> list[DeviceInfo]:
+        """Devices whose registration changed at or after ``since`` (None: every device)."""
+        q = select(DeviceRow)
+        if since is not None:
+            q = q.where(DeviceRow.updated_at >= since)
+        with self.session() as s:
+            return [DeviceInfo.from_device(Device.from_row(r)) for r in s.scalars(q)]
+
+    def device_count(self) -> int:
+        """How many devices are registered."""
+        with self.session() as s:
+            return int(s.scalar(select(func.count()).select_from(DeviceRow)) or 0)
 
     def ensure_device(
         self,
