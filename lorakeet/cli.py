@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from lorakeet import __version__
+from lorakeet.cli_dead_letters import dead_letters_app
 from lorakeet.cli_jobs import redecode as _redecode
 from lorakeet.cli_keys import keys_app
 from lorakeet.config_check import config_app
@@ -26,6 +27,7 @@ app = typer.Typer(
 )
 app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
+app.add_typer(dead_letters_app, name="dead-letters")
 app.command(name="redecode")(_redecode)
 from lorakeet.cli_backfill import backfill as _backfill  # noqa: E402
 from lorakeet.cli_codecs import codecs_app as _codecs_app  # noqa: E402

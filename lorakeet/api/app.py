@@ -18,6 +18,7 @@ from .routes import (
     bins,
     boats,
     codecs,
+    dead_letters,
     devices,
     downlinks,
     fleet,
@@ -77,7 +78,7 @@ def create_app(services: Services) -> FastAPI:
 
     from .routes import ops
 
-    for extra in (bins, lights, boats, alerts, downlinks, ops):
+    for extra in (bins, lights, boats, alerts, downlinks, ops, dead_letters):
         app.include_router(extra.router)
     web.install(app)  # "/" is the crews' overview page
 

@@ -65,6 +65,9 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/healthz"): ALL_OK,
     ("GET", "/readyz"): ALL_OK,
     ("GET", "/metrics"): ALL_OK,
+    ("GET", "/v1/admin/dead-letters"): ADMIN_ONLY,
+    ("POST", "/v1/admin/dead-letters/replay"): Case(403, 403, OK, 401, body={"all": True}),
+    ("POST", "/v1/admin/dead-letters/drop"): Case(403, 403, OK, 401, body={"ids": [1]}),
     ("GET", "/"): ALL_OK,
     # accounts and keys
     ("POST", "/v1/accounts"): Case(OK, OK, OK, OK, body={"name": "New", "email": "new@example.org"}),
