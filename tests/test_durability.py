@@ -17,7 +17,7 @@ from lorakeet.gateway_bridge.pipeline import Decoding, Inbound, Outcome, Pipelin
 from lorakeet.gateway_bridge.simulator import ttn_uplink_body
 from lorakeet.storage.dead_letters import DeadLetters
 from lorakeet.storage.protocols import PointsRefused, StoreConfigError
-from lorakeet.storage.records import StoredUplink
+from lorakeet.storage.records import DeviceKey, StoredUplink
 from lorakeet.storage.registry import DeviceInfo, Registry
 from lorakeet.storage.spool import Spool
 from lorakeet.storage.sqlite_store import SqliteStore
@@ -165,15 +165,14 @@ def big_number(payload: bytes, f_port: int, ctx: DeviceContext) -> DecodeResult:
 def test_sqlite_overflow_is_dead_lettered_and_replayable(tmp_path: Path, sqlite_registry: Registry) -> None:
     store = SqliteStore(tmp_path / "r.db")
     dead = DeadLetters(sqlite_registry)
-    p = Pipeline(
-        store, Decoding(DeviceDirectory(StaticDevices()), lambda name: big_number), dead_letters=dead
-    )
+    infos = [DeviceInfo(DeviceKey("town", f"t-{i}"), decoder="big") for i in range(4)]
+    devices = DeviceDirectory(StaticDevices(*infos))
+    p = Pipeline(store, Decoding(devices, lambda name: big_number), dead_letters=dead)
     msgs = []
     for i in range(200):
         payload = b"\xff" if i == 50 else b"\x01"
         body = ttn_uplink_body("town", f"t-{i % 4}", payload, f_cnt=i, received_at_ns=NOW + i)
         msgs.append(Inbound(body, "ttn", arrived_ns=NOW))
-    p.decoding.devices.device = lambda key, eui=None: DeviceInfo(key, decoder="big")  # type: ignore[method-assign]
     p.process(msgs)
     assert store.count_uplinks() == 199
     (letter,) = dead.page()
