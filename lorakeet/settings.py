@@ -186,6 +186,9 @@ class ApiSettings(BaseModel):
         12_000, gt=0, description="sustained webhook uplinks per source address (TTS sends from a few)"
     )
     ingest_rate_limit_burst: int = Field(2_000, ge=1, description="webhook uplinks allowed in a burst")
+    max_body_bytes: int = Field(
+        1024 * 1024, ge=1024, description="largest request body any route reads (webhook ingest: 64 KiB)"
+    )
 
 
 class AlertSettings(BaseModel):

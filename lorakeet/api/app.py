@@ -7,7 +7,8 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from lorakeet import __version__
 
-from . import errors, web
+from . import errors, logredact, web
+from .bodylimit import BodyLimit
 from .deps import Services
 from .ratelimit import TokenBuckets, rate_limit
 from .routes import (
@@ -50,6 +51,8 @@ def create_app(services: Services) -> FastAPI:
     app.state.rate_limits = TokenBuckets(cfg.rate_limit_per_minute, cfg.rate_limit_burst)
     app.state.ingest_rate_limits = TokenBuckets(cfg.ingest_rate_limit_per_minute, cfg.ingest_rate_limit_burst)
     errors.install(app)
+    logredact.install()
+    app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
     if cfg.cors_origins:
         app.add_middleware(
             CORSMiddleware,

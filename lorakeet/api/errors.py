@@ -2,6 +2,8 @@
 
     HTTPException (ours and Starlette's: 401, 403, 404 for unknown routes, 405, 409, 429 ...)
     RequestValidationError (422, with an ``errors`` list saying which field and why)
+    OverflowError (422: a number too large for the database, a safety net behind the bounds
+    every parameter declares)
     StoreError, lost database connections (503 with Retry-After: the service, not the
     request, is at fault; logged as a warning with the cause)
     any other exception (500, logged with its traceback, no internals in the body)
@@ -128,6 +130,12 @@ def _unavailable(what: str) -> Callable[[Request, Exception], Awaitable[JSONResp
     return handler
 
 
+async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+    # a number past what the database or a datetime holds (e.g. an id >= 2**63): the request's fault
+    log.warning("out-of-range value on %s %s: %s", request.method, request.url.path, exc)
+    return problem_response(request, 422, "a number in the request is out of range")
+
+
 async def _server_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(request, 500, "internal error; it has been logged")
@@ -141,6 +149,7 @@ def install(app: FastAPI) -> None:
     registry_down = _unavailable("registry database")
     app.add_exception_handler(OperationalError, registry_down)
     app.add_exception_handler(InterfaceError, registry_down)
+    app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(Exception, _server_error)
 
 

@@ -136,7 +136,12 @@ class ApplicationSecretRequest(BaseModel):
         min_length=1, max_length=64, pattern=r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"
     )
     secret: str | None = Field(
-        None, min_length=16, max_length=200, description="leave out to have one generated (shown once)"
+        None,
+        min_length=16,
+        max_length=200,
+        pattern=r"^[!-~]+$",
+        description="printable ASCII without spaces (it is sent as an HTTP header value); "
+        "leave out to have one generated (shown once)",
     )
 
 

@@ -6,7 +6,6 @@ GeoJSON (for a phone map app): bins ordered as a nearest-neighbour route from th
 
 from __future__ import annotations
 
-import csv
 import io
 import time
 from datetime import datetime, timedelta
@@ -22,6 +21,7 @@ from lorakeet.views.bins import DEFAULT_THRESHOLD_PCT, nearest_neighbour_route, 
 from lorakeet.views.fleet import BinView, bin_views
 
 from ..auth import Viewer, ViewerDep
+from ..csvout import SafeWriter
 from ..deps import Services, ServicesDep
 from ..errors import problem_responses
 from ..timeparse import parse_duration
@@ -108,7 +108,7 @@ def deadline_ns(now_ns: int, horizon: str | None, tz: str) -> int:
             raise HTTPException(status_code=422, detail=str(exc)) from None
     try:
         zone = ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         raise HTTPException(
             status_code=422, detail=f"unknown time zone {tz!r} (use e.g. Europe/Amsterdam)"
         ) from None
@@ -121,7 +121,7 @@ Threshold = Annotated[
     float, Query(gt=0, le=100, description="fleet default for bins without their own threshold")
 ]
 Horizon = Annotated[str | None, Query(description="collect what fills within this duration (e.g. 12h)")]
-Tz = Annotated[str, Query(description="time zone whose 'end of today' is the deadline")]
+Tz = Annotated[str, Query(max_length=64, description="time zone whose 'end of today' is the deadline")]
 
 
 def _bins(services: Services, viewer: Viewer, threshold: float, deadline: int) -> list[BinView]:
@@ -222,7 +222,7 @@ def collection_geojson(stops: list[BinPublic], depot: tuple[float, float] | None
 def collection_csv(stops: list[BinPublic]) -> str:
     """One row per stop in route order, with a map link for the crew's phone."""
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = SafeWriter(buf)
     w.writerow(
         [
             "order",

@@ -18,9 +18,9 @@ as the repository's index does and checked against the repository's own examples
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Path, Response
 
 from lorakeet.decoders import CodecError, CodecLimitError, DecodeError, DecodeResult, DeviceContext
 from lorakeet.decoders.device_repo import DeviceRepoError
@@ -45,6 +45,8 @@ from ..schemas import (
 from .readings import dt
 
 router = APIRouter(prefix="/v1/codecs", tags=["codecs"])
+
+CodecId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def _same(a: object, b: object) -> bool:
@@ -188,7 +190,7 @@ def list_codecs(services: ServicesDep, viewer: ReaderDep) -> CodecList:
 
 
 @router.get("/{codec_id}", summary="Get a codec", responses=problem_responses(401, 404))
-def get_codec_route(services: ServicesDep, viewer: ReaderDep, codec_id: int) -> CodecPublic:
+def get_codec_route(services: ServicesDep, viewer: ReaderDep, codec_id: CodecId) -> CodecPublic:
     """One codec with its source and examples."""
     return codec_public(_row(services, viewer, codec_id))
 
@@ -210,7 +212,7 @@ def _result(result: DecodeResult) -> CodecTestResult:
     "/{codec_id}/test", summary="Run a codec on a payload", responses=problem_responses(401, 404, 422)
 )
 def test_codec(
-    services: ServicesDep, viewer: ReaderDep, codec_id: int, body: CodecTestRequest
+    services: ServicesDep, viewer: ReaderDep, codec_id: CodecId, body: CodecTestRequest
 ) -> CodecTestResult:
     """The readings the codec makes of ``bytes_hex`` on ``fPort``, or its errors.
 

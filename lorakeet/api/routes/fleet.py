@@ -34,7 +34,7 @@ async def fleet_latest(
         str | None, Query(description=f"one of {', '.join(KINDS)}; all kinds when absent")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_FLEET)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> Response:
     """Every registered device of ``kind`` the caller may see (public ones, own ones; all for
     admins), each with its latest values; devices that never reported have none."""

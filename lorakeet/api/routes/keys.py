@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path
 
-from ..auth import ReaderDep, hash_key, new_key
+from ..auth import ReaderDep, WriterDep, hash_key, new_key
 from ..deps import ServicesDep
 from ..errors import problem_responses
 from ..schemas_registry import KeyCreate, KeyCreated, KeyList, KeyPublic
@@ -23,8 +23,9 @@ def list_keys(services: ServicesDep, viewer: ReaderDep) -> KeyList:
 
 
 @router.post("", status_code=201, summary="Create a key", responses=problem_responses(401, 403))
-def create_key(services: ServicesDep, viewer: ReaderDep, body: KeyCreate) -> KeyCreated:
-    """A new key with at most the scopes of the key making it; the secret is shown only now."""
+def create_key(services: ServicesDep, viewer: WriterDep, body: KeyCreate) -> KeyCreated:
+    """A new key with at most the scopes of the key making it (which needs ``write``: a read-only
+    key cannot mint keys); the secret is shown only now."""
     missing = set(body.scopes) - viewer.scopes
     if missing:
         raise HTTPException(status_code=403, detail=f"your key cannot grant {', '.join(sorted(missing))}")
@@ -41,11 +42,11 @@ def create_key(services: ServicesDep, viewer: ReaderDep, body: KeyCreate) -> Key
     return KeyCreated(**key_public(row).model_dump(), key=key)
 
 
-@router.delete("/{key_id}", summary="Revoke a key", responses=problem_responses(401, 404))
+@router.delete("/{key_id}", summary="Revoke a key", responses=problem_responses(401, 403, 404))
 def revoke_key(
-    services: ServicesDep, viewer: ReaderDep, key_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+    services: ServicesDep, viewer: WriterDep, key_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
 ) -> KeyPublic:
-    """Revoke one of your keys (admins: any key); revoking twice is harmless."""
+    """Revoke one of your keys (admins: any key) with a ``write`` key; revoking twice is harmless."""
     row = services.registry.get_key(key_id)
     if row is None or not (viewer.is_admin or row.account_id == viewer.account_id):
         raise HTTPException(status_code=404, detail=f"no key {key_id}")

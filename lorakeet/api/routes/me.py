@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import time
@@ -15,6 +14,7 @@ from lorakeet.storage.records import DeviceKey
 from lorakeet.storage.registry import DeviceFilter
 
 from ..auth import ReaderDep, WriterDep
+from ..csvout import csv_text
 from ..deps import Services, ServicesDep
 from ..errors import problem_responses
 from ..schemas_registry import MePublic
@@ -35,12 +35,9 @@ def readings_csv(services: Services, key: DeviceKey, start_ns: int, end_ns: int,
     """A device's readings as CSV: one row per time, one column per key."""
     points = services.store.points(key, None, start_ns, end_ns, limit)
     columns = sorted({k for p in points for k in p.values})
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(["time", *columns])
-    for p in points:
-        w.writerow([_iso(p.time_ns), *(p.values.get(c, "") for c in columns)])
-    return out.getvalue()
+    return csv_text(
+        ["time", *columns], ([_iso(p.time_ns), *(p.values.get(c) for c in columns)] for p in points)
+    )
 
 
 def _uplinks_ndjson(services: Services, key: DeviceKey, end_ns: int) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -15,6 +13,7 @@ from lorakeet.decoders import Value, split_key
 from lorakeet.storage.registry import Device, DeviceFilter
 
 from ..auth import ANONYMOUS
+from ..csvout import csv_text
 from ..deps import Services, ServicesDep
 from ..errors import problem_responses
 from ..schemas import PointPublic, ReadingsPublic
@@ -110,22 +109,14 @@ def public_devices_csv(
 ) -> Response:
     """id, name, kind, latitude, longitude, licence, tags (``;``-separated)."""
     rows, _ = _public(services, kind, tag, limit, offset)
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(["id", "name", "kind", "latitude", "longitude", "licence", "tags"])
-    for r in rows:
-        w.writerow(
-            [
-                r.key.uid,
-                r.name or "",
-                r.kind,
-                r.latitude if r.latitude is not None else "",
-                r.longitude if r.longitude is not None else "",
-                r.licence or "",
-                ";".join(r.tags or []),
-            ]
-        )
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8")
+    text = csv_text(
+        ["id", "name", "kind", "latitude", "longitude", "licence", "tags"],
+        (
+            [r.key.uid, r.name, r.kind, r.latitude, r.longitude, r.licence, ";".join(r.tags or [])]
+            for r in rows
+        ),
+    )
+    return Response(text, media_type="text/csv; charset=utf-8")
 
 
 @router.get(
