@@ -1,6 +1,7 @@
 """Fault drills: real process kills and restarts, each ending in exactly N stored, 0 duplicates.
 
-Every drill records one line ``drill <name>: sent=N stored=N duplicates=0``; the lines are
+Every drill records one line ``drill <name>: sent=N stored=N duplicates=0`` (with
+``rejected=`` and ``dead-lettered=`` where messages are refused on purpose); the lines are
 printed as they happen and again as a table at the end of the run (terminal summary).
 """
 
@@ -31,11 +32,23 @@ APP = "drill-bins"
 LORAKEET = str(Path(sys.executable).with_name("lorakeet"))
 
 
-def report(name: str, sent: int, stored: int, duplicates: int, extra: str = "") -> str:
+def report(
+    name: str,
+    sent: int,
+    stored: int,
+    duplicates: int,
+    extra: str = "",
+    *,
+    rejected: int | None = None,
+    dead_lettered: int | None = None,
+) -> str:
     """Record (and print) a drill's outcome line."""
-    line = f"drill {name}: sent={sent} stored={stored} duplicates={duplicates}" + (
-        f" ({extra})" if extra else ""
-    )
+    outcome = f"sent={sent} stored={stored}"
+    if rejected is not None:
+        outcome += f" rejected={rejected}"
+    if dead_lettered is not None:
+        outcome += f" dead-lettered={dead_lettered}"
+    line = f"drill {name}: {outcome} duplicates={duplicates}" + (f" ({extra})" if extra else "")
     DRILL_LINES.append(line)
     print("\n" + line, flush=True)
     return line
