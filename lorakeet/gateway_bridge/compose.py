@@ -29,7 +29,7 @@ from .worker import RemotePipeline
 
 def make_pipeline(settings: Settings, store: Store, registry: Registry) -> Pipeline:
     """A pipeline over ``store`` holding ``registry``'s devices in memory (refreshed every 5 s)."""
-    devices = DeviceDirectory(registry, refresh_s=5.0)
+    devices = DeviceDirectory(registry, refresh_s=5.0, on_removed=store.forget_devices)
     p = settings.pipeline
     return Pipeline(
         store,

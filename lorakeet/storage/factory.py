@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -9,6 +10,7 @@ from lorakeet.settings import StoreSettings
 
 from .influx_store import InfluxStore
 from .protocols import ReadingReader, ReadingWriter
+from .records import DeviceKey
 from .sqlite_store import SqliteStore
 
 
@@ -17,6 +19,10 @@ class Store(ReadingWriter, ReadingReader, Protocol):
 
     def count_uplinks(self) -> int:
         """Number of stored uplinks."""
+        ...
+
+    def forget_devices(self, devices: Sequence[DeviceKey]) -> None:
+        """Devices deleted elsewhere: drop what this process holds about them."""
         ...
 
 

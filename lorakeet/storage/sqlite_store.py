@@ -279,6 +279,9 @@ class SqliteStore:
             except Exception as exc:
                 raise classify(exc) from exc
 
+    def forget_devices(self, devices: Sequence[DeviceKey]) -> None:
+        """Nothing to drop: latest values are read from the database itself."""
+
     def delete_device(self, device: DeviceKey) -> None:
         """Erase every reading and uplink of a device."""
         with self._write_lock:

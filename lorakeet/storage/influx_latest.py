@@ -1,0 +1,143 @@
+"""Latest values in InfluxDB, kept up to date on write: the ``latest`` measurement.
+
+InfluxDB 1.x answers "the newest value of every key of a device" with ``last()`` over every
+shard the device has data in (milliseconds per device, and a fleet page takes a query per
+key over every device). Instead, each write also writes one ``latest`` point per device
+whose values moved: tags ``application_id`` and ``device_id``, one field per reading key
+with the newest value, and ``<key>@t`` with that value's own time (ns). The point carries
+the device's whole latest state and is stamped at the start of the UTC day of its newest
+value, so a device has at most one ``latest`` point per day (retention drops old ones with
+the readings) and the newest one is all a reader needs: ``ORDER BY time DESC LIMIT 1``.
+
+The writer keeps each device's state in memory (:class:`LatestIndex`), learned from the
+store once per process and device (the newest ``latest`` point; else ``last()`` over the
+readings, for data written before this layout). A value replaces the held one only when it
+is at least as new, so a backfill or a spool replay of older uplinks never moves a latest
+value back. The state is changed only after the write succeeded.
+
+Limits: two bridges sharing a subscription each hold their own state; when both write the
+same device within the same flush interval, the later write wins even if its values are
+older (a device's next uplink puts it right). A deleted device is dropped from the
+measurement; a bridge forgets it when its device directory notices the deletion.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from lorakeet.decoders import Value, is_valid_key
+
+from .line_protocol import escape_tag, field_value
+from .records import DeviceKey, LatestValue, StoredUplink
+
+MEASUREMENT = "latest"
+TIME_SUFFIX = "@t"
+DAY_NS = 86_400 * 1_000_000_000
+
+State = dict[str, tuple[int, Value]]
+"""A device's latest values: key -> (time ns, value)."""
+
+
+def latest_line(device: DeviceKey, state: State, stamp_ns: int | None = None) -> str:
+    """The ``latest`` point of a device (stamped at the day of its newest value unless given)."""
+    fields = ",".join(f"{k}={field_value(v)},{k}{TIME_SUFFIX}={t}i" for k, (t, v) in sorted(state.items()))
+    if stamp_ns is None:
+        stamp_ns = max(t for t, _ in state.values()) // DAY_NS * DAY_NS
+    return (
+        f"{MEASUREMENT},application_id={escape_tag(device.application_id)},"
+        f"device_id={escape_tag(device.device_id)} {fields} {stamp_ns}"
+    )
+
+
+def parse_series(series: Iterable[dict[str, Any]], py: Callable[[Any], Value]) -> dict[DeviceKey, State]:
+    """States from ``SELECT * FROM latest ... GROUP BY application_id, device_id`` series."""
+    out: dict[DeviceKey, State] = {}
+    for s in series:
+        tags = s.get("tags", {})
+        dev = DeviceKey(str(tags.get("application_id", "")), str(tags.get("device_id", "")))
+        cols: list[str] = s["columns"]
+        row = s["values"][0]
+        at = {c: i for i, c in enumerate(cols)}
+        state: State = {}
+        for i, c in enumerate(cols):
+            v = row[i]
+            if v is None or c.endswith(TIME_SUFFIX) or not is_valid_key(c):
+                continue
+            t = row[at[c + TIME_SUFFIX]] if c + TIME_SUFFIX in at else None
+            if t is not None:
+                state[c] = (int(t), py(v))
+        if state:
+            out[dev] = state
+    return out
+
+
+def state_values(state: State) -> list[LatestValue]:
+    """A state as the readers' LatestValue list (by key)."""
+    return [LatestValue(k, t, v) for k, (t, v) in sorted(state.items())]
+
+
+class LatestIndex:
+    """The writer's view of each device's latest values; see the module docstring.
+
+    ``learn(devices)`` answers the stored states of devices this process has not written
+    yet (devices without any data are absent from its answer).
+    """
+
+    def __init__(self, learn: Callable[[list[DeviceKey]], dict[DeviceKey, State]]) -> None:
+        self._learn = learn
+        self._state: dict[DeviceKey, State] = {}
+        self._lock = threading.Lock()
+
+    def prepare(self, batch: Sequence[StoredUplink]) -> tuple[list[str], dict[DeviceKey, State]]:
+        """The ``latest`` lines for a batch, and the states to :meth:`commit` once it is written."""
+        newest: dict[DeviceKey, State] = {}
+        for s in batch:
+            if not s.readings:
+                continue
+            u = s.uplink
+            dev = DeviceKey(u.application_id, u.device_id)
+            d = newest.get(dev)
+            if d is None:
+                d = newest[dev] = {}
+            received = u.received_at_ns
+            for r in s.readings:
+                t = received if r.time_ns is None else r.time_ns
+                held = d.get(r.key)
+                if held is None or t >= held[0]:
+                    d[r.key] = (t, r.value)
+        if not newest:
+            return [], {}
+        unknown = [dev for dev in newest if dev not in self._state]
+        if unknown:
+            learned = self._learn(unknown)
+            with self._lock:
+                for dev in unknown:
+                    self._state.setdefault(dev, learned.get(dev, {}))
+        lines: list[str] = []
+        pending: dict[DeviceKey, State] = {}
+        for dev, new in newest.items():
+            held_state = self._state.get(dev, {})
+            merged: State | None = None
+            for k, tv in new.items():
+                held = held_state.get(k)
+                if held is None or (tv[0] >= held[0] and held != tv):
+                    if merged is None:
+                        merged = dict(held_state)
+                    merged[k] = tv
+            if merged is not None:
+                pending[dev] = merged
+                lines.append(latest_line(dev, merged))
+        return lines, pending
+
+    def commit(self, pending: dict[DeviceKey, State]) -> None:
+        """Take the states of a batch that is now stored."""
+        with self._lock:
+            self._state.update(pending)
+
+    def forget(self, devices: Iterable[DeviceKey]) -> None:
+        """Drop devices (deleted): their state is learned again if they come back."""
+        with self._lock:
+            for dev in devices:
+                self._state.pop(dev, None)

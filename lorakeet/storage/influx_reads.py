@@ -1,0 +1,285 @@
+"""InfluxDB reads over InfluxQL: latest values (from the ``latest`` measurement, see
+:mod:`lorakeet.storage.influx_latest`), raw points, aggregates and uplinks.
+
+Every identifier in a query is a validated reading key (double-quoted); every string
+literal is escaped.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import orjson
+
+from lorakeet.decoders import Value, is_valid_key, split_key
+
+from .influx_latest import DAY_NS, State, latest_line, parse_series, state_values
+from .influx_latest import MEASUREMENT as LATEST
+from .protocols import StoreError
+from .records import Aggregate, DeviceKey, LatestValue, Point, UplinkView
+
+log = logging.getLogger(__name__)
+
+_TAG_COLUMNS = frozenset({"time", "application_id", "device_id", "kind"})
+_AGG_FN: dict[Aggregate, str] = {"mean": "mean", "min": "min", "max": "max", "last": "last", "count": "count"}
+
+
+def quote_literal(value: str) -> str:
+    """An InfluxQL string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n") + "'"
+
+
+def quote_ident(key: str) -> str:
+    """A double-quoted InfluxQL identifier; only vocabulary keys are accepted."""
+    if not is_valid_key(key):
+        raise ValueError(f"{key!r} is not a reading key")
+    return f'"{key}"'
+
+
+def _where(device: DeviceKey) -> str:
+    app, dev = quote_literal(device.application_id), quote_literal(device.device_id)
+    return f"application_id={app} AND device_id={dev}"
+
+
+class InfluxReads:
+    """The reading side of :class:`~lorakeet.storage.influx_store.InfluxStore`."""
+
+    _no_data: set[DeviceKey]
+
+    def query(self, q: str, method: Literal["GET", "POST"] = "GET") -> list[dict[str, Any]]:
+        """Run InfluxQL (the store's)."""
+        raise NotImplementedError
+
+    def write_lines(self, lines: list[str]) -> None:
+        """Write line protocol (the store's)."""
+        raise NotImplementedError
+
+    def _rows(self, q: str) -> list[tuple[list[str], list[list[Any]]]]:
+        return [(s["columns"], s["values"]) for res in self.query(q) for s in res.get("series", [])]
+
+    def keys(self, device: DeviceKey) -> list[str]:
+        """Reading keys that have at least one value for the device."""
+        return [v.key for v in self.latest(device)]
+
+    def latest(self, device: DeviceKey) -> list[LatestValue]:
+        """The latest value of every key of a device."""
+        return self.latest_many([device]).get(device, [])
+
+    def field_keys(self) -> list[str]:
+        """Every reading key of the database (``SHOW FIELD KEYS``: index metadata, no data scan)."""
+        keys = {str(row[0]) for _, values in self._rows("SHOW FIELD KEYS FROM reading") for row in values}
+        return sorted(k for k in keys if is_valid_key(k))
+
+    def latest_many(self, devices: Sequence[DeviceKey]) -> dict[DeviceKey, list[LatestValue]]:
+        """Latest values of many devices from the ``latest`` measurement, in one query.
+
+        Devices absent from it (data written before it existed) are read from the readings
+        once per process, and their states written to it for the next reader; a device found
+        to have no data at all is not looked for again by this process (new data reaches the
+        ``latest`` measurement as it is written).
+        """
+        wanted = list(dict.fromkeys(devices))
+        if not wanted:
+            return {}
+        states = self._latest_points(wanted)
+        missing = [d for d in wanted if d not in states and d not in self._no_data]
+        if missing:
+            learned = self._latest_from_readings(missing)
+            self._no_data.update(d for d in missing if d not in learned)
+            states.update(learned)
+            self._remember(learned)
+        return {d: state_values(states[d]) for d in wanted if d in states}
+
+    def _latest_points(self, devices: Sequence[DeviceKey]) -> dict[DeviceKey, State]:
+        where = _where(devices[0]) if len(devices) == 1 else _where_many(devices)
+        q = (
+            f"SELECT * FROM {LATEST} WHERE {where} GROUP BY application_id, device_id "
+            "ORDER BY time DESC LIMIT 1"
+        )
+        found = parse_series((s for res in self.query(q) for s in res.get("series", [])), _py)
+        wanted = set(devices)
+        return {d: st for d, st in found.items() if d in wanted}
+
+    def _stored_states(self, devices: list[DeviceKey]) -> dict[DeviceKey, State]:
+        """What the store holds for devices new to this process's writer (LatestIndex.learn)."""
+        states = self._latest_points(devices)
+        missing = [d for d in devices if d not in states]
+        if missing:
+            states.update(self._latest_from_readings(missing))
+        return states
+
+    def _remember(self, learned: dict[DeviceKey, State]) -> None:
+        """Write states learned from the readings to ``latest``, stamped just before their day,
+        so that a writer's point of the same day (newer, or equal) stays the newest."""
+        lines = [
+            latest_line(d, st, max(t for t, _ in st.values()) // DAY_NS * DAY_NS - 1)
+            for d, st in learned.items()
+            if st
+        ]
+        try:
+            self.write_lines(lines)
+        except StoreError as exc:  # a read-only user: reads stay correct, only slower
+            log.info("could not keep learned latest values in InfluxDB: %s", exc)
+
+    def _latest_from_readings(self, devices: Sequence[DeviceKey]) -> dict[DeviceKey, State]:
+        """Latest values from the readings themselves: the field keys, then ONE multi-statement request.
+
+        Each statement is ``SELECT last("<key>") ... GROUP BY application_id, device_id`` over
+        all the wanted devices, so a key's own time comes back with its value (``last(*)``
+        would report time 0 for every column).
+        """
+        wanted = list(dict.fromkeys(devices))
+        keys = self.field_keys()
+        if not keys:
+            return {}
+        where = _where_many(wanted)
+        q = ";".join(
+            f"SELECT last({quote_ident(k)}) FROM reading WHERE {where} GROUP BY application_id, device_id"
+            for k in keys
+        )
+        wanted_set = set(wanted)
+        found: dict[DeviceKey, State] = {}
+        for k, res in zip(keys, self.query(q), strict=True):
+            for s in res.get("series", []):
+                tags = s.get("tags", {})
+                dev = DeviceKey(str(tags.get("application_id", "")), str(tags.get("device_id", "")))
+                t, v = s["values"][0][0], s["values"][0][1]
+                if v is not None and dev in wanted_set:
+                    found.setdefault(dev, {})[k] = (int(t), _py(v))
+        return found
+
+    def points(
+        self,
+        device: DeviceKey,
+        keys: Sequence[str] | None,
+        start_ns: int,
+        end_ns: int,
+        limit: int,
+    ) -> list[Point]:
+        """Raw points in [start, end), oldest first."""
+        fields = ",".join(quote_ident(k) for k in keys) if keys else "*"
+        q = (
+            f"SELECT {fields} FROM reading WHERE {_where(device)} AND time >= {int(start_ns)} "
+            f"AND time < {int(end_ns)} ORDER BY time ASC LIMIT {int(limit)}"
+        )
+        out: list[Point] = []
+        for cols, values in self._rows(q):
+            for row in values:
+                vals = {
+                    c: _py(v)
+                    for c, v in zip(cols, row, strict=True)
+                    if c not in _TAG_COLUMNS and v is not None
+                }
+                if vals:
+                    out.append(Point(int(row[0]), vals))
+        return out
+
+    def aggregate(
+        self,
+        device: DeviceKey,
+        keys: Sequence[str],
+        start_ns: int,
+        end_ns: int,
+        every_ns: int,
+        agg: Aggregate,
+    ) -> list[Point]:
+        """One point per non-empty window (``GROUP BY time(...) fill(none)``)."""
+        keys = [k for k in keys if _numeric(k)]
+        if not keys:
+            return []
+        fn = _AGG_FN[agg]
+        sel = ",".join(f"{fn}({quote_ident(k)}) AS {quote_ident(k)}" for k in keys)
+        every_us = max(1, every_ns // 1000)
+        q = (
+            f"SELECT {sel} FROM reading WHERE {_where(device)} AND time >= {int(start_ns)} "
+            f"AND time < {int(end_ns)} GROUP BY time({every_us}u) fill(none)"
+        )
+        out: list[Point] = []
+        for cols, values in self._rows(q):
+            for row in values:
+                vals: dict[str, Value] = {
+                    c: float(v) for c, v in zip(cols, row, strict=True) if c != "time" and v is not None
+                }
+                if vals:
+                    out.append(Point(int(row[0]), vals))
+        return out
+
+    def uplinks(self, device: DeviceKey, start_ns: int, end_ns: int, limit: int) -> list[UplinkView]:
+        """Stored uplinks in [start, end), newest first."""
+        import base64
+
+        q = (
+            f"SELECT * FROM uplink WHERE {_where(device)} AND time >= {int(start_ns)} "
+            f"AND time < {int(end_ns)} ORDER BY time DESC LIMIT {int(limit)}"
+        )
+        out: list[UplinkView] = []
+        for cols, values in self._rows(q):
+            for row in values:
+                d = dict(zip(cols, row, strict=True))
+                out.append(
+                    UplinkView(
+                        device=device,
+                        received_at_ns=int(d["time"]),
+                        f_cnt=int(d.get("f_cnt") or 0),
+                        f_port=int(d.get("f_port") or 0),
+                        payload=base64.b64decode(d.get("payload") or ""),
+                        source=str(d.get("source") or ""),
+                        rssi=d.get("rssi"),
+                        snr=d.get("snr"),
+                        spreading_factor=d.get("sf"),
+                        frequency=d.get("frequency"),
+                        gateways=tuple(g for g in str(d.get("gateways") or "").split(",") if g),
+                        decoder=str(d.get("decoder") or ""),
+                        decode_error=d.get("decode_error") or None,
+                        network_decoded=_json_object(d.get("network_decoded")),
+                    )
+                )
+        return out
+
+    def count_uplinks(self) -> int:
+        """Number of stored uplinks (all devices)."""
+        rows = self._rows("SELECT count(f_cnt) FROM uplink")
+        return int(rows[0][1][0][1]) if rows else 0
+
+
+def _where_many(devices: Sequence[DeviceKey]) -> str:
+    """A predicate matching any of ``devices``: one regex on device_id per application."""
+    by_app: dict[str, list[str]] = {}
+    for d in devices:
+        by_app.setdefault(d.application_id, []).append(d.device_id)
+    parts = [
+        f"(application_id={quote_literal(app)} AND device_id =~ /^(?:{'|'.join(_regex(d) for d in devs)})$/)"
+        for app, devs in by_app.items()
+    ]
+    return "(" + " OR ".join(parts) + ")"
+
+
+def _regex(text: str) -> str:
+    """``text`` as a literal inside an InfluxQL /regex/ (Go RE2 syntax)."""
+    return re.escape(text).replace("/", r"\/").replace("\n", r"\n").replace("\r", r"\r")
+
+
+def _numeric(key: str) -> bool:
+    try:
+        return split_key(key)[0].type == "float"
+    except KeyError:
+        return False
+
+
+def _json_object(text: Any) -> dict[str, object] | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        v = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return v if isinstance(v, dict) else None
+
+
+def _py(v: Any) -> Value:
+    if isinstance(v, bool | str):
+        return v
+    return float(v)
