@@ -19,9 +19,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from lorakeet.storage.registry import Device
+from lorakeet.storage.registry import Device, DeviceFilter
 
-from .deps import services_of
+from .services import services_of
 
 KEY_PREFIX = "lk_"
 SCOPES = ("read", "write", "admin")
@@ -139,3 +139,8 @@ def can_edit_device(viewer: Viewer, row: Device) -> bool:
     if viewer.is_admin:
         return True
     return viewer.account_id is not None and row.owner_id == viewer.account_id
+
+
+def viewer_filter(viewer: Viewer) -> DeviceFilter:
+    """Devices the viewer may see."""
+    return DeviceFilter(viewer_id=viewer.account_id, viewer_admin=viewer.is_admin)

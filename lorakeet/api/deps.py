@@ -1,73 +1,134 @@
-"""Shared dependencies of the API routes."""
+"""Named dependencies of the API routes: the services, the registry, the store, a device the
+viewer may see (or change), and a time range read from the query.
+
+Each is a plain function (for a route that needs it inside its body) and, where FastAPI can
+inject it, an ``Annotated`` alias (``RegistryDep``, ``StoreDep``, ``VisibleDeviceDep``,
+``TimeRangeDep``). Route modules import these from here, never from one another.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated, ParamSpec, TypeVar
+import time
+from datetime import datetime, timedelta
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import anyio.to_thread
-from anyio import CapacityLimiter
-from anyio.lowlevel import RunVar
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Query
 from starlette.concurrency import run_in_threadpool
 
-from lorakeet.gateway_bridge.sink import IngestSink
-from lorakeet.settings import Settings
 from lorakeet.storage.factory import Store
-from lorakeet.storage.registry import Registry
-from lorakeet.storage.sqlite_store import SqliteStore
+from lorakeet.storage.records import DeviceKey
+from lorakeet.storage.registry import Device, Registry
 
-P = ParamSpec("P")
-T = TypeVar("T")
+from .auth import Viewer, ViewerDep, can_edit_device, can_view_device
+from .services import BULK_READERS as BULK_READERS
+from .services import Services as Services
+from .services import ServicesDep as ServicesDep
+from .services import bulk_read as bulk_read
+from .services import erase_account as erase_account
+from .services import get_services as get_services
+from .services import services_of as services_of
+from .timeparse import parse_duration, parse_range
 
-BULK_READERS = 2
-_bulk_limiter: RunVar[CapacityLimiter] = RunVar("lorakeet_bulk_readers")
+
+async def get_registry(services: ServicesDep) -> Registry:
+    """The registry of the app."""
+    return services.registry
 
 
-async def bulk_read(fn: Callable[[], T]) -> T:
-    """Run a long read (thousands of rows) in a thread, at most ``BULK_READERS`` at a time.
+async def get_store(services: ServicesDep) -> Store:
+    """The readings store of the app."""
+    return services.store
 
-    Dozens of threads each fetching rows from SQLite fight over the GIL, which every row
-    fetch releases and takes back: throughput falls several-fold. Queueing them instead
-    keeps it and leaves the event loop free for short requests.
-    """
+
+RegistryDep = Annotated[Registry, Depends(get_registry)]
+StoreDep = Annotated[Store, Depends(get_store)]
+
+
+def parse_device_id(device: str) -> DeviceKey:
+    """``application_id.device_id`` from a path, or a 422 saying what is wrong."""
     try:
-        limiter = _bulk_limiter.get()
-    except LookupError:
-        limiter = CapacityLimiter(BULK_READERS)
-        _bulk_limiter.set(limiter)
-    return await anyio.to_thread.run_sync(fn, limiter=limiter)
+        return DeviceKey.from_uid(device)
+    except ValueError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
 
 
-@dataclass
-class Services:
-    """What the API needs, built once by the entry point."""
-
-    settings: Settings
-    registry: Registry
-    store: Store
-    pipeline: IngestSink | None = None  # webhook ingest hands messages to it (None: no ingest)
-    ingest_timeout_s: float = 8.0  # a webhook waits this long for durability, then 503
-
-    async def quick_read(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run a short store read: inline on the embedded SQLite store (a point read takes
-        microseconds, less than a thread-pool hop), in the thread pool for a networked store
-        (an InfluxDB query must not block the event loop)."""
-        if isinstance(self.store, SqliteStore):
-            return fn(*args, **kwargs)
-        return await run_in_threadpool(fn, *args, **kwargs)
+def _visible(viewer: Viewer, device: str, row: Device | None) -> Device:
+    if row is None or not can_view_device(viewer, row):
+        raise HTTPException(status_code=404, detail=f"no device {device!r}")
+    return row
 
 
-def services_of(request: Request) -> Services:
-    """The services of the app serving ``request``."""
-    services: Services = request.app.state.services
-    return services
+def visible_device(services: Services, viewer: Viewer, device: str) -> Device:
+    """The device if the viewer may see it, else 404 (private devices do not leak).
+
+    Read through the registry's lookup cache: fine for reads, not for deciding a write.
+    """
+    return _visible(viewer, device, services.registry.lookup_device(parse_device_id(device)))
 
 
-async def get_services(request: Request) -> Services:
-    """The app's services (async: no I/O, so no thread-pool hop per request)."""
-    return services_of(request)
+async def visible_device_async(services: Services, viewer: Viewer, device: str) -> Device:
+    """``visible_device`` for async routes: a cache hit needs no thread, a miss reads in one."""
+    key = parse_device_id(device)
+    registry = services.registry
+    row = registry.cache.device(key)
+    if row is None:
+        row = await run_in_threadpool(registry.lookup_device, key)
+    return _visible(viewer, device, row)
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+def editable_device(services: Services, viewer: Viewer, device: str) -> Device:
+    """The device if the viewer may change it: 404 if unseen, 403 if only seen (read uncached)."""
+    row = _visible(viewer, device, services.registry.get_row(parse_device_id(device)))
+    if not can_edit_device(viewer, row):
+        raise HTTPException(status_code=403, detail="only the owner or an admin may change this device")
+    return row
+
+
+async def get_visible_device(services: ServicesDep, viewer: ViewerDep, device: str) -> Device:
+    """The ``{device}`` of the path, if the viewer may see it (see ``visible_device``)."""
+    return await visible_device_async(services, viewer, device)
+
+
+VisibleDeviceDep = Annotated[Device, Depends(get_visible_device)]
+
+
+DAY_NS = 86_400 * 1_000_000_000
+MAX_RAW_DAYS = 31  # a raw (unaggregated) read spans at most this many days
+
+
+def time_range(start: str, end: str) -> tuple[int, int]:
+    """[start, end) in ns from query text; 422 when unreadable or empty."""
+    try:
+        return parse_range(start, end, time.time_ns())
+    except ValueError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
+
+
+async def get_time_range(
+    start: Annotated[str, Query(description="RFC 3339 or relative (-7d)")] = "-1d",
+    end: Annotated[str, Query(description="RFC 3339 or relative; default now")] = "now",
+) -> tuple[int, int]:
+    """The ``start``/``end`` query parameters as [start, end) in ns (see ``time_range``)."""
+    return time_range(start, end)
+
+
+TimeRangeDep = Annotated[tuple[int, int], Depends(get_time_range)]
+
+
+def deadline_ns(now_ns: int, horizon: str | None, tz: str) -> int:
+    """``now + horizon``, or the end of today in ``tz``; 422 on bad input."""
+    if horizon:
+        try:
+            return now_ns + parse_duration(horizon)
+        except ValueError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from None
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
+        raise HTTPException(
+            status_code=422, detail=f"unknown time zone {tz!r} (use e.g. Europe/Amsterdam)"
+        ) from None
+    local = datetime.fromtimestamp(now_ns / 1e9, zone)
+    end = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), zone)
+    return int(end.timestamp()) * 1_000_000_000

@@ -262,3 +262,22 @@ class CodecTestResult(BaseModel):
     readings: list[ReadingPublic] = []
     warnings: list[str] = []
     errors: list[str] = []
+
+
+class BinPublic(BaseModel):
+    """One bin as a crew sees it."""
+
+    device: str
+    name: str | None
+    latitude: float | None
+    longitude: float | None
+    fill_pct: float | None
+    time: datetime | None
+    threshold_pct: float
+    rate_pct_per_h: float | None
+    predicted_full_at: datetime | None
+    predicted_threshold_at: datetime | None
+    last_emptied_at: datetime | None
+    needs_collection: bool
+    reason: str
+    battery: float | None

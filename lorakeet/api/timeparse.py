@@ -60,3 +60,12 @@ def parse_duration(text: str) -> int:
             f"{text!r} is too long: a duration may be at most {DURATION_LIMIT_NS // 604_800_000_000_000}w"
         )
     return ns
+
+
+def parse_range(start: str, end: str, now_ns: int) -> tuple[int, int]:
+    """[start, end) in ns from two times (see ``parse_time``); raises ValueError when either is
+    unreadable or the range is empty."""
+    start_ns, end_ns = parse_time(start, now_ns), parse_time(end, now_ns)
+    if end_ns <= start_ns:
+        raise ValueError("end must be after start")
+    return start_ns, end_ns

@@ -40,6 +40,8 @@ _MAX_GET_QUERY = 4000  # longer InfluxQL goes in a POST body (a read is still a 
 class InfluxStore(InfluxReads):
     """ReadingWriter and ReadingReader on InfluxDB."""
 
+    reads_inline = False  # every read is an HTTP request: never on an event loop
+
     def __init__(
         self,
         url: str,

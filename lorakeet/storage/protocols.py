@@ -53,6 +53,12 @@ class ReadingWriter(Protocol):
 class ReadingReader(Protocol):
     """Reads back what the writer stored."""
 
+    @property
+    def reads_inline(self) -> bool:
+        """True when a short read costs less than a thread-pool hop (an embedded store), so an
+        event loop may run it inline; False when reads wait on a network."""
+        ...
+
     def latest(self, device: DeviceKey) -> list[LatestValue]:
         """The most recent value of every key of a device."""
         ...

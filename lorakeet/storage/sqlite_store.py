@@ -110,6 +110,8 @@ def _value(value: float | None, text: str | None, type_: str) -> Value:
 class SqliteStore:
     """ReadingWriter and ReadingReader on one SQLite file."""
 
+    reads_inline = True  # a point read takes microseconds: less than a thread-pool hop
+
     def __init__(self, path: str | Path, synchronous: str = "FULL") -> None:
         self.path = str(path)
         if self.path != ":memory:":

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from lorakeet.api.auth import ANONYMOUS, Viewer
 from lorakeet.api.deps import Services
-from lorakeet.api.routes.devices import device_public
+from lorakeet.api.presentation import device_public
 from lorakeet.storage.records import DeviceKey
 
 from .conftest import make_admin, register_device, signup, store_reading

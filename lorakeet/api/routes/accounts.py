@@ -6,18 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
-from lorakeet.storage.alerts_store import AlertStore
-from lorakeet.storage.registry import Account, AccountChanges, ApiKey, ConflictError
+from lorakeet.storage.registry import Account, AccountChanges, ConflictError
 
 from ..auth import AdminDep, ReaderDep, Viewer, ViewerDep, hash_key, new_key
-from ..deps import ServicesDep
+from ..deps import ServicesDep, erase_account
 from ..errors import problem_responses
+from ..presentation import account_public, key_public
 from ..schemas_registry import (
     AccountCreate,
     AccountList,
     AccountPublic,
     AccountUpdate,
-    KeyPublic,
     SignupResponse,
 )
 
@@ -25,32 +24,6 @@ router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
 AccountId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 SIGNUP_SCOPES = ("read", "write")
-
-
-def account_public(row: Account) -> AccountPublic:
-    """Shape an account."""
-    return AccountPublic(
-        id=row.id,
-        name=row.name,
-        email=row.email,
-        ttn_application_ids=list(row.ttn_application_ids),
-        is_admin=row.is_admin,
-        created_at=row.created_at,
-    )
-
-
-def key_public(row: ApiKey) -> KeyPublic:
-    """Shape a key (never its hash)."""
-    return KeyPublic(
-        id=row.id,
-        account_id=row.account_id,
-        name=row.name,
-        prefix=row.prefix,
-        scopes=list(row.scopes),
-        created_at=row.created_at,
-        last_used_at=row.last_used_at,
-        revoked_at=row.revoked_at,
-    )
 
 
 @router.post(
@@ -129,15 +102,3 @@ def delete_account(services: ServicesDep, viewer: AdminDep, account_id: AccountI
         raise HTTPException(status_code=404, detail=f"no account {account_id}")
     erase_account(services, account_id, by=viewer.account_id)
     return Response(status_code=204)
-
-
-def erase_account(services: ServicesDep, account_id: int, *, by: int | None) -> None:
-    """Erase an account and purge its devices' readings from the store."""
-    devices = services.registry.delete_account(account_id)
-    alerts = AlertStore(services.registry)
-    for key in devices:
-        services.store.delete_device(key)
-        alerts.forget_device(key.uid)  # other accounts' rules on the erased devices go too
-    services.registry.audit(
-        by, "account.delete", f"account:{account_id}", {"devices": [k.uid for k in devices]}
-    )

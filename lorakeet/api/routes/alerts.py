@@ -21,9 +21,8 @@ from lorakeet.storage.records import DeviceKey
 from lorakeet.storage.registry import as_utc
 
 from ..auth import ReaderDep, Viewer, WriterDep
-from ..deps import Services, ServicesDep
+from ..deps import Services, ServicesDep, visible_device
 from ..errors import problem_responses
-from .devices import visible_device
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 

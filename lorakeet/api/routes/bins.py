@@ -6,49 +6,23 @@ GeoJSON (for a phone map app): bins ordered as a nearest-neighbour route from th
 
 from __future__ import annotations
 
-import io
 import time
-from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime
+from typing import Annotated, Literal
 
-import orjson
 from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel
 
-from lorakeet.storage.registry import DeviceFilter
-from lorakeet.views.bins import DEFAULT_THRESHOLD_PCT, nearest_neighbour_route, route_length_m
+from lorakeet.views.bins import DEFAULT_THRESHOLD_PCT, route_length_m
 from lorakeet.views.fleet import BinView, bin_views
 
-from ..auth import Viewer, ViewerDep
-from ..csvout import SafeWriter
-from ..deps import Services, ServicesDep
+from ..auth import Viewer, ViewerDep, viewer_filter
+from ..deps import Services, ServicesDep, deadline_ns
 from ..errors import problem_responses
-from ..timeparse import parse_duration
-from .readings import dt
+from ..presentation import GEOJSON, bin_public, collection_csv, collection_geojson, collection_route, dt
+from ..schemas import BinPublic
 
 router = APIRouter(prefix="/v1/bins", tags=["bins"])
-
-GEOJSON = "application/geo+json"
-
-
-class BinPublic(BaseModel):
-    """One bin as a crew sees it."""
-
-    device: str
-    name: str | None
-    latitude: float | None
-    longitude: float | None
-    fill_pct: float | None
-    time: datetime | None
-    threshold_pct: float
-    rate_pct_per_h: float | None
-    predicted_full_at: datetime | None
-    predicted_threshold_at: datetime | None
-    last_emptied_at: datetime | None
-    needs_collection: bool
-    reason: str
-    battery: float | None
 
 
 class BinList(BaseModel):
@@ -67,54 +41,6 @@ class CollectionList(BaseModel):
     route_length_m: float
     count: int
     stops: list[BinPublic]
-
-
-def _dt(ns: int | None) -> datetime | None:
-    return None if ns is None else dt(ns)
-
-
-def bin_public(b: BinView) -> BinPublic:
-    """Shape a bin view for the API."""
-    s = b.state
-    return BinPublic(
-        device=b.device.uid,
-        name=b.device.name,
-        latitude=b.device.latitude,
-        longitude=b.device.longitude,
-        fill_pct=None if s.fill_pct is None else round(s.fill_pct, 1),
-        time=_dt(s.time_ns),
-        threshold_pct=s.threshold_pct,
-        rate_pct_per_h=None if s.rate_pct_per_h is None else round(s.rate_pct_per_h, 3),
-        predicted_full_at=_dt(s.full_at_ns),
-        predicted_threshold_at=_dt(s.threshold_at_ns),
-        last_emptied_at=_dt(s.last_emptied_ns),
-        needs_collection=s.needs_collection,
-        reason=s.reason,
-        battery=b.battery,
-    )
-
-
-def viewer_filter(viewer: Viewer) -> DeviceFilter:
-    """Devices the viewer may see."""
-    return DeviceFilter(viewer_id=viewer.account_id, viewer_admin=viewer.is_admin)
-
-
-def deadline_ns(now_ns: int, horizon: str | None, tz: str) -> int:
-    """``now + horizon``, or the end of today in ``tz``; 422 on bad input."""
-    if horizon:
-        try:
-            return now_ns + parse_duration(horizon)
-        except ValueError as exc:
-            raise HTTPException(status_code=422, detail=str(exc)) from None
-    try:
-        zone = ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
-        raise HTTPException(
-            status_code=422, detail=f"unknown time zone {tz!r} (use e.g. Europe/Amsterdam)"
-        ) from None
-    local = datetime.fromtimestamp(now_ns / 1e9, zone)
-    end = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), zone)
-    return int(end.timestamp()) * 1_000_000_000
 
 
 Threshold = Annotated[
@@ -161,100 +87,6 @@ def needs_collection(
     deadline = deadline_ns(time.time_ns(), horizon, tz)
     bins = [bin_public(b) for b in _bins(services, viewer, threshold, deadline) if b.state.needs_collection]
     return BinList(deadline=dt(deadline), count=len(bins), bins=bins)
-
-
-def collection_route(
-    bins: list[BinView], depot: tuple[float, float] | None
-) -> tuple[list[BinView], list[BinView], tuple[float, float] | None]:
-    """(located bins in route order, unlocated bins, depot used); the depot defaults to the centroid."""
-    located = [b for b in bins if b.device.latitude is not None and b.device.longitude is not None]
-    unlocated = [b for b in bins if b not in located]
-    if depot is None and located:
-        depot = (
-            sum(b.device.latitude or 0.0 for b in located) / len(located),
-            sum(b.device.longitude or 0.0 for b in located) / len(located),
-        )
-    if depot is None:
-        return [], unlocated, None
-    ordered = nearest_neighbour_route(
-        depot, located, lambda b: (b.device.latitude or 0.0, b.device.longitude or 0.0)
-    )
-    return ordered, unlocated, depot
-
-
-def _iso(d: datetime | None) -> str:
-    return "" if d is None else d.isoformat().replace("+00:00", "Z")
-
-
-def collection_geojson(stops: list[BinPublic], depot: tuple[float, float] | None, length: float) -> bytes:
-    """RFC 7946 FeatureCollection: one Point per stop, [lon, lat], in route order."""
-    features: list[dict[str, Any]] = [
-        {
-            "type": "Feature",
-            "id": s.device,
-            "geometry": {
-                "type": "Point",
-                "coordinates": [round(s.longitude or 0, 7), round(s.latitude or 0, 7)],
-            },
-            "properties": {
-                "order": i,
-                "device": s.device,
-                "name": s.name,
-                "fill_pct": s.fill_pct,
-                "threshold_pct": s.threshold_pct,
-                "predicted_full_at": _iso(s.predicted_full_at) or None,
-                "reason": s.reason,
-            },
-        }
-        for i, s in enumerate(stops, start=1)
-        if s.latitude is not None and s.longitude is not None
-    ]
-    body: dict[str, Any] = {
-        "type": "FeatureCollection",
-        "features": features,
-        "route_length_m": round(length),
-    }
-    if depot is not None:
-        body["depot"] = {"type": "Point", "coordinates": [depot[1], depot[0]]}
-    return orjson.dumps(body)
-
-
-def collection_csv(stops: list[BinPublic]) -> str:
-    """One row per stop in route order, with a map link for the crew's phone."""
-    buf = io.StringIO()
-    w = SafeWriter(buf)
-    w.writerow(
-        [
-            "order",
-            "device",
-            "name",
-            "latitude",
-            "longitude",
-            "fill_pct",
-            "threshold_pct",
-            "predicted_full_at",
-            "reason",
-            "map",
-        ]
-    )
-    for i, s in enumerate(stops, start=1):
-        located = s.latitude is not None and s.longitude is not None
-        link = f"https://www.openstreetmap.org/?mlat={s.latitude}&mlon={s.longitude}#map=19/{s.latitude}/{s.longitude}"
-        w.writerow(
-            [
-                i if located else "",
-                s.device,
-                s.name or "",
-                "" if s.latitude is None else s.latitude,
-                "" if s.longitude is None else s.longitude,
-                "" if s.fill_pct is None else s.fill_pct,
-                s.threshold_pct,
-                _iso(s.predicted_full_at),
-                s.reason,
-                link if located else "",
-            ]
-        )
-    return buf.getvalue()
 
 
 @router.get(

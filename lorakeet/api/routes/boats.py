@@ -20,12 +20,10 @@ from lorakeet.views.boats import (
 )
 from lorakeet.views.fleet import BoatView, boat_views
 
-from ..auth import ViewerDep
-from ..deps import ServicesDep
+from ..auth import ViewerDep, viewer_filter
+from ..deps import ServicesDep, time_range, visible_device
 from ..errors import problem_responses
-from .bins import GEOJSON, viewer_filter
-from .devices import visible_device
-from .readings import dt, time_range
+from ..presentation import GEOJSON, dt
 
 router = APIRouter(prefix="/v1/boats", tags=["boats"])
 

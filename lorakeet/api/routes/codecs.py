@@ -31,6 +31,7 @@ from lorakeet.storage.registry import Codec
 from ..auth import ReaderDep, Viewer, WriterDep
 from ..deps import ServicesDep
 from ..errors import problem_responses
+from ..presentation import dt
 from ..schemas import (
     CodecCreate,
     CodecExample,
@@ -42,7 +43,6 @@ from ..schemas import (
     CodecTestResult,
     ReadingPublic,
 )
-from .readings import dt
 
 router = APIRouter(prefix="/v1/codecs", tags=["codecs"])
 

@@ -10,97 +10,28 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
-from starlette.concurrency import run_in_threadpool
 
 from lorakeet.decoders import DECODERS
 from lorakeet.storage.alerts_store import AlertStore
 from lorakeet.storage.records import DeviceKey
-from lorakeet.storage.registry import KINDS, ConflictError, Device, DeviceChanges, DeviceFilter
+from lorakeet.storage.registry import KINDS, ConflictError, DeviceChanges, DeviceFilter
 
-from ..auth import ANONYMOUS, Viewer, ViewerDep, WriterDep, can_edit_device, can_view_device
-from ..deps import Services, ServicesDep
+from ..auth import Viewer, ViewerDep, WriterDep, can_view_device
+from ..deps import Services, ServicesDep, editable_device, parse_device_id, visible_device
 from ..errors import problem_responses
+from ..presentation import device_public
 from ..schemas_registry import (
     DeviceCreate,
     DeviceList,
     DevicePublic,
     DeviceUpdate,
     Kind,
-    Location,
     Visibility,
 )
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
 
 NOT_NULL = ("kind", "visibility", "metadata", "tags")
-
-
-def device_public(row: Device, viewer: Viewer | None = None) -> DevicePublic:
-    """Shape a registry row; private locations are coarsened to ~1 km unless the viewer may edit."""
-    location = None
-    if row.latitude is not None and row.longitude is not None:
-        lat, lon = row.latitude, row.longitude
-        if row.visibility != "public" and not can_edit_device(viewer or ANONYMOUS, row):
-            lat, lon = round(lat, 2), round(lon, 2)
-        location = Location(latitude=lat, longitude=lon)
-    return DevicePublic(
-        id=DeviceKey(row.application_id, row.device_id).uid,
-        application_id=row.application_id,
-        device_id=row.device_id,
-        dev_eui=row.dev_eui,
-        name=row.name,
-        kind=row.kind,
-        decoder=row.decoder,
-        visibility=row.visibility,
-        licence=row.licence,
-        location=location,
-        metadata=dict(row.metadata),
-        tags=list(row.tags),
-        owner_id=row.owner_id,
-        source=row.source,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
-
-
-def parse_device_id(device: str) -> DeviceKey:
-    """``application_id.device_id`` from a path, or a 422 saying what is wrong."""
-    try:
-        return DeviceKey.from_uid(device)
-    except ValueError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
-
-
-def _visible(viewer: Viewer, device: str, row: Device | None) -> Device:
-    if row is None or not can_view_device(viewer, row):
-        raise HTTPException(status_code=404, detail=f"no device {device!r}")
-    return row
-
-
-def visible_device(services: Services, viewer: Viewer, device: str) -> Device:
-    """The device if the viewer may see it, else 404 (private devices do not leak).
-
-    Read through the registry's lookup cache: fine for reads, not for deciding a write.
-    """
-    return _visible(viewer, device, services.registry.lookup_device(parse_device_id(device)))
-
-
-async def visible_device_async(services: Services, viewer: Viewer, device: str) -> Device:
-    """``visible_device`` for async routes: a cache hit needs no thread, a miss reads in one."""
-    key = parse_device_id(device)
-    registry = services.registry
-    row = registry.cache.device(key)
-    if row is None:
-        row = await run_in_threadpool(registry.lookup_device, key)
-    return _visible(viewer, device, row)
-
-
-def editable_device(services: Services, viewer: Viewer, device: str) -> Device:
-    """The device if the viewer may change it: 404 if unseen, 403 if only seen (read uncached)."""
-    row = _visible(viewer, device, services.registry.get_row(parse_device_id(device)))
-    if not can_edit_device(viewer, row):
-        raise HTTPException(status_code=403, detail="only the owner or an admin may change this device")
-    return row
 
 
 def check_decoder(services: Services, viewer: Viewer, decoder: str | None) -> None:

@@ -24,9 +24,8 @@ from lorakeet.storage.records import DeviceKey
 from lorakeet.storage.registry import Device, as_utc
 
 from ..auth import Viewer, WriterDep, can_edit_device
-from ..deps import Services, ServicesDep
+from ..deps import Services, ServicesDep, visible_device
 from ..errors import problem_responses
-from .devices import visible_device
 
 router = APIRouter(prefix="/v1/devices", tags=["downlinks"])
 

@@ -13,8 +13,8 @@ from lorakeet.storage.registry import KINDS, DeviceFilter
 from ..auth import ViewerDep
 from ..deps import Services, ServicesDep, bulk_read
 from ..errors import problem_responses
+from ..presentation import dt, unit_of
 from ..schemas import FleetLatestPublic
-from .readings import dt, unit_of
 
 router = APIRouter(prefix="/v1/readings", tags=["readings"])
 

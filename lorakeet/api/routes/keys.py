@@ -9,8 +9,8 @@ from fastapi import APIRouter, HTTPException, Path
 from ..auth import ReaderDep, WriterDep, hash_key, new_key
 from ..deps import ServicesDep
 from ..errors import problem_responses
+from ..presentation import key_public
 from ..schemas_registry import KeyCreate, KeyCreated, KeyList, KeyPublic
-from .accounts import key_public
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"])
 

@@ -16,11 +16,10 @@ from pydantic import BaseModel
 from lorakeet.views.activity import DEFAULT_SILENCE_FACTOR
 from lorakeet.views.fleet import LightView, light_views
 
-from ..auth import Viewer, ViewerDep
+from ..auth import Viewer, ViewerDep, viewer_filter
 from ..deps import Services, ServicesDep
 from ..errors import problem_responses
-from .bins import viewer_filter
-from .readings import dt
+from ..presentation import dt
 
 router = APIRouter(prefix="/v1/lights", tags=["lights"])
 

@@ -14,12 +14,10 @@ from lorakeet.storage.records import DeviceKey
 from lorakeet.storage.registry import DeviceFilter
 
 from ..auth import ReaderDep, WriterDep
-from ..csvout import csv_text
-from ..deps import Services, ServicesDep
+from ..deps import Services, ServicesDep, erase_account
 from ..errors import problem_responses
+from ..presentation import account_public, device_public, key_public, readings_csv
 from ..schemas_registry import MePublic
-from .accounts import account_public, erase_account, key_public
-from .devices import device_public
 
 router = APIRouter(prefix="/v1/me", tags=["me"])
 
@@ -29,15 +27,6 @@ EXPORT_MAX_UPLINKS = 1_000_000
 
 def _iso(ns: int) -> str:
     return datetime.fromtimestamp(ns / 1e9, UTC).isoformat().replace("+00:00", "Z")
-
-
-def readings_csv(services: Services, key: DeviceKey, start_ns: int, end_ns: int, limit: int) -> str:
-    """A device's readings as CSV: one row per time, one column per key."""
-    points = services.store.points(key, None, start_ns, end_ns, limit)
-    columns = sorted({k for p in points for k in p.values})
-    return csv_text(
-        ["time", *columns], ([_iso(p.time_ns), *(p.values.get(c) for c in columns)] for p in points)
-    )
 
 
 def _uplinks_ndjson(services: Services, key: DeviceKey, end_ns: int) -> str:

@@ -14,13 +14,11 @@ from lorakeet.storage.registry import Device, DeviceFilter
 
 from ..auth import ANONYMOUS
 from ..csvout import csv_text
-from ..deps import Services, ServicesDep
+from ..deps import Services, ServicesDep, time_range, visible_device
 from ..errors import problem_responses
+from ..presentation import device_public, readings_csv
 from ..schemas import PointPublic, ReadingsPublic
 from ..schemas_registry import DeviceList, DevicePublic, Kind
-from .devices import device_public, visible_device
-from .me import readings_csv
-from .readings import time_range
 
 router = APIRouter(prefix="/v1/public", tags=["open data"])
 

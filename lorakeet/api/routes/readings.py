@@ -7,50 +7,26 @@ holds more than ``MAX_POINTS`` points. The stores stop reading at ``limit``.
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
 from lorakeet.decoders import split_key
-from lorakeet.storage.records import DeviceKey, LatestValue, Point
+from lorakeet.storage.records import DeviceKey, Point
 
 from ..auth import ViewerDep
 from ..csvout import points_csv
-from ..deps import ServicesDep, bulk_read
+from ..deps import DAY_NS, MAX_RAW_DAYS, ServicesDep, bulk_read, time_range, visible_device_async
 from ..errors import problem_responses
-from ..schemas import LatestPublic, LatestValuePublic, PointPublic, ReadingsPublic
-from ..timeparse import parse_duration, parse_time
-from .devices import visible_device_async
+from ..presentation import dt, latest_public, unit_of
+from ..schemas import LatestPublic, PointPublic, ReadingsPublic
+from ..timeparse import parse_duration
 
 router = APIRouter(prefix="/v1/devices", tags=["readings"])
 
 MAX_POINTS = 10_000
-MAX_RAW_DAYS = 31
 MAX_AGG_DAYS = 400
-DAY_NS = 86_400 * 1_000_000_000
-
-
-def dt(ns: int) -> datetime:
-    """An aware UTC datetime from ns since the epoch."""
-    return datetime.fromtimestamp(ns / 1e9, UTC)
-
-
-def unit_of(key: str) -> str:
-    """The unit of a reading key ('' for unknown keys)."""
-    try:
-        return split_key(key)[0].unit
-    except KeyError:
-        return ""
-
-
-def latest_public(values: list[LatestValue]) -> list[LatestValuePublic]:
-    """Shape store values for the API."""
-    return [
-        LatestValuePublic(key=v.key, value=v.value, unit=unit_of(v.key), time=dt(v.time_ns)) for v in values
-    ]
 
 
 @router.get("/{device}/latest", summary="Latest values of a device", responses=problem_responses(404, 422))
@@ -60,18 +36,6 @@ async def latest(services: ServicesDep, viewer: ViewerDep, device: str) -> Lates
     key = DeviceKey(row.application_id, row.device_id)
     values = await services.quick_read(services.store.latest, key)
     return LatestPublic(device=key.uid, values=latest_public(values))
-
-
-def time_range(start: str, end: str) -> tuple[int, int]:
-    """[start, end) in ns from query text; 422 when unreadable or empty."""
-    now = time.time_ns()
-    try:
-        start_ns, end_ns = parse_time(start, now), parse_time(end, now)
-    except ValueError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
-    if end_ns <= start_ns:
-        raise HTTPException(status_code=422, detail="end must be after start")
-    return start_ns, end_ns
 
 
 def _keys(quantities: str | None) -> list[str] | None:

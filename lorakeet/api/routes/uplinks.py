@@ -11,12 +11,11 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from lorakeet.storage.records import DeviceKey, UplinkView
 
 from ..auth import ReaderDep, ViewerDep, WriterDep
-from ..deps import ServicesDep
+from ..deps import DAY_NS, MAX_RAW_DAYS, ServicesDep, editable_device, time_range, visible_device
 from ..errors import problem_responses
 from ..jobs import Job, JobBoard
+from ..presentation import dt
 from ..schemas import JobPublic, RedecodeRequest, UplinkPublic, UplinksPublic
-from .devices import editable_device, visible_device
-from .readings import DAY_NS, MAX_RAW_DAYS, dt, time_range
 
 router = APIRouter(tags=["uplinks"])
 

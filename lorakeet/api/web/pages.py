@@ -29,10 +29,8 @@ from lorakeet.views.fleet import bin_views, boat_views, light_views
 
 from ..auth import ANONYMOUS, KEY_PREFIX, Viewer, can_view_device, expand_scopes, hash_key
 from ..csvout import points_csv
-from ..deps import Services, ServicesDep
-from ..routes.bins import bin_public, collection_csv, collection_geojson, collection_route, deadline_ns
-from ..routes.devices import parse_device_id
-from ..routes.readings import unit_of
+from ..deps import Services, ServicesDep, deadline_ns, parse_device_id
+from ..presentation import bin_public, collection_csv, collection_geojson, collection_route, unit_of
 from . import svg
 
 HERE = Path(__file__).resolve().parent

@@ -1,0 +1,85 @@
+"""What the API needs, built once by the entry point: the services, and how to read the store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, ParamSpec, TypeVar
+
+import anyio.to_thread
+from anyio import CapacityLimiter
+from anyio.lowlevel import RunVar
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from lorakeet.gateway_bridge.sink import IngestSink
+from lorakeet.settings import Settings
+from lorakeet.storage.alerts_store import AlertStore
+from lorakeet.storage.factory import Store
+from lorakeet.storage.registry import Registry
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+BULK_READERS = 2
+_bulk_limiter: RunVar[CapacityLimiter] = RunVar("lorakeet_bulk_readers")
+
+
+async def bulk_read(fn: Callable[[], T]) -> T:
+    """Run a long read (thousands of rows) in a thread, at most ``BULK_READERS`` at a time.
+
+    Dozens of threads each fetching rows from SQLite fight over the GIL, which every row
+    fetch releases and takes back: throughput falls several-fold. Queueing them instead
+    keeps it and leaves the event loop free for short requests.
+    """
+    try:
+        limiter = _bulk_limiter.get()
+    except LookupError:
+        limiter = CapacityLimiter(BULK_READERS)
+        _bulk_limiter.set(limiter)
+    return await anyio.to_thread.run_sync(fn, limiter=limiter)
+
+
+@dataclass
+class Services:
+    """What the API needs, built once by the entry point."""
+
+    settings: Settings
+    registry: Registry
+    store: Store
+    pipeline: IngestSink | None = None  # webhook ingest hands messages to it (None: no ingest)
+    ingest_timeout_s: float = 8.0  # a webhook waits this long for durability, then 503
+
+    async def quick_read(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a short store read: inline when the store says its reads may run inline (the
+        embedded SQLite store: a point read takes microseconds, less than a thread-pool hop), in
+        the thread pool otherwise (an InfluxDB query must not block the event loop)."""
+        if self.store.reads_inline:
+            return fn(*args, **kwargs)
+        return await run_in_threadpool(fn, *args, **kwargs)
+
+
+def services_of(request: Request) -> Services:
+    """The services of the app serving ``request``."""
+    services: Services = request.app.state.services
+    return services
+
+
+async def get_services(request: Request) -> Services:
+    """The app's services (async: no I/O, so no thread-pool hop per request)."""
+    return services_of(request)
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def erase_account(services: Services, account_id: int, *, by: int | None) -> None:
+    """Erase an account and purge its devices' readings and alert state from the store."""
+    devices = services.registry.delete_account(account_id)
+    alerts = AlertStore(services.registry)
+    for key in devices:
+        services.store.delete_device(key)
+        alerts.forget_device(key.uid)  # other accounts' rules on the erased devices go too
+    services.registry.audit(
+        by, "account.delete", f"account:{account_id}", {"devices": [k.uid for k in devices]}
+    )
