@@ -6,13 +6,14 @@ import math
 import sqlite3
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+
+from lorakeet.ttlcache import TtlCache
 
 from ..records import DeviceKey
 from .entities import Device
@@ -52,9 +53,12 @@ class LookupCache:
         self.generation = 0
         self._checked_at = -math.inf
         self._seen: object = None
-        self._keys: OrderedDict[str, KeyLookup] = OrderedDict()
-        self._devices: OrderedDict[DeviceKey, Device] = OrderedDict()
-        self._pages: OrderedDict[tuple[DeviceFilter, int, int], tuple[list[Device], int]] = OrderedDict()
+        # Entries do not expire on their own: ``revalidate`` drops them all when the database moved.
+        self._keys: TtlCache[str, KeyLookup] = TtlCache(maxsize=maxsize, clock=clock)
+        self._devices: TtlCache[DeviceKey, Device] = TtlCache(maxsize=maxsize, clock=clock)
+        self._pages: TtlCache[tuple[DeviceFilter, int, int], tuple[list[Device], int]] = TtlCache(
+            maxsize=PAGE_CACHE_ENTRIES, clock=clock
+        )
         self._lock = threading.Lock()
         self._check_lock = threading.Lock()
 
@@ -120,20 +124,15 @@ class LookupCache:
         self, generation: int, key: tuple[DeviceFilter, int, int], page: tuple[list[Device], int]
     ) -> None:
         """Remember a ``find_devices`` answer got while the cache was at ``generation``."""
-        self._put(self._pages, generation, key, page, PAGE_CACHE_ENTRIES)
+        self._put(self._pages, generation, key, page)
 
-    def _put(
-        self, table: OrderedDict[Any, Any], generation: int, k: Any, v: Any, maxsize: int | None = None
-    ) -> None:
+    def _put(self, table: TtlCache[Any, Any], generation: int, k: Any, v: Any) -> None:
         if self.ttl <= 0:
             return
         with self._lock:
             if generation != self.generation:
                 return
-            table[k] = v
-            table.move_to_end(k)
-            while len(table) > (maxsize or self.maxsize):
-                table.popitem(last=False)
+            table.put(k, v)
 
     def clear(self) -> None:
         """Forget everything (after any write to keys, accounts or devices)."""
