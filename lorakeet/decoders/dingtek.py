@@ -19,6 +19,11 @@ angle (1, °), reserved (2), frame counter (2), reserved (1).
 Parameter body: firmware (2: major, minor), upload interval (1, h), detection interval
 (1, min), then thresholds (not readings, not decoded).
 
+Every frame kind has one length per model (the length byte L): a data frame is 17 bytes,
+25 with GPS; a parameter frame 25 on the DF702/DF703, 17 on the DF555. A frame whose length
+or GPS flag does not fit (a sibling model's frame, such as the DF701's 18-byte heartbeat) raises
+LayoutMismatchError rather than being read at the wrong offsets.
+
 The public example frames only exercise the all-clear alarm byte; the alarm bit order
 above follows the protocol document and should be checked against a live alarm frame.
 """
@@ -28,7 +33,13 @@ from __future__ import annotations
 import struct
 
 from . import bins
-from .errors import DecodeError, PayloadFormatError, TruncatedPayloadError, UnsupportedPortError
+from .errors import (
+    DecodeError,
+    LayoutMismatchError,
+    PayloadFormatError,
+    TruncatedPayloadError,
+    UnsupportedPortError,
+)
 from .types import Decoder, DecodeResult, DeviceContext, ReadingsBuilder
 
 PORT = 3
@@ -37,6 +48,7 @@ TAIL = 0x81
 HEARTBEAT, ALARM, PARAMETERS = 0x01, 0x02, 0x03
 
 FULL, FIRE, TILT, LOW_BATTERY = 0x01, 0x02, 0x04, 0x08
+DATA_LENGTH, DATA_GPS_LENGTH = 17, 25
 
 
 def _frame(p: bytes, name: str) -> tuple[int, bytes]:
@@ -55,11 +67,22 @@ def _frame(p: bytes, name: str) -> tuple[int, bytes]:
     return p[3], p[:length]
 
 
+def _layout(name: str, what: str, want: int, got: int) -> None:
+    # ``got`` is the declared length, already checked against the bytes received and the tail
+    if got != want:
+        raise LayoutMismatchError(
+            f"{name}: a {what} is {want} bytes, this frame declares {got} (another model's frame?); not read"
+        )
+
+
 def _data(b: ReadingsBuilder, f: bytes, ctx: DeviceContext, name: str, fire_tilt: bool) -> None:
+    if len(f) < 8:
+        raise TruncatedPayloadError(8, len(f), f"{name} data frame")
+    if f[7] not in (0, 1):
+        raise LayoutMismatchError(f"{name}: GPS flag {f[7]:#04x} is neither 0 nor 1 (another model's frame?)")
     gps = f[7] == 1
     pos = 16 if gps else 8
-    if len(f) < pos + 9:
-        raise TruncatedPayloadError(pos + 9, len(f), f"{name} data frame")
+    _layout(name, "GPS data frame" if gps else "data frame", DATA_GPS_LENGTH if gps else DATA_LENGTH, len(f))
     bins.add_distance(b, ((f[5] << 8) | f[6]) / 1000, ctx.metadata)
     if gps:
         lon, lat = struct.unpack_from("<ff", f, 8)
@@ -76,14 +99,13 @@ def _data(b: ReadingsBuilder, f: bytes, ctx: DeviceContext, name: str, fire_tilt
         b.warn("low battery alarm")
 
 
-def _parameters(b: ReadingsBuilder, f: bytes, name: str) -> None:
-    if len(f) < 10:
-        raise TruncatedPayloadError(10, len(f), f"{name} parameter frame")
+def _parameters(b: ReadingsBuilder, f: bytes, name: str, length: int) -> None:
+    _layout(name, "parameter frame", length, len(f))
     b.add("firmware_version", f"{f[5]}.{f[6]}")
     b.add("interval", f[7] * 3600)
 
 
-def _make(name: str, fire_tilt: bool) -> Decoder:
+def _make(name: str, fire_tilt: bool, parameter_length: int) -> Decoder:
     def decode(payload: bytes, f_port: int, ctx: DeviceContext, /) -> DecodeResult:
         if f_port != PORT:
             raise UnsupportedPortError(f_port, name)
@@ -94,7 +116,7 @@ def _make(name: str, fire_tilt: bool) -> Decoder:
             if kind in (HEARTBEAT, ALARM):
                 _data(b, f, ctx, name, fire_tilt)
             elif kind == PARAMETERS:
-                _parameters(b, f, name)
+                _parameters(b, f, name, parameter_length)
             else:
                 raise PayloadFormatError(f"{name}: unknown report type {kind:#04x}")
         except DecodeError:
@@ -110,6 +132,6 @@ def _make(name: str, fire_tilt: bool) -> Decoder:
     return decode
 
 
-decode_df702 = _make("dingtek_df702", fire_tilt=True)
-decode_df703 = _make("dingtek_df703", fire_tilt=True)
-decode_df555 = _make("dingtek_df555", fire_tilt=False)
+decode_df702 = _make("dingtek_df702", fire_tilt=True, parameter_length=25)
+decode_df703 = _make("dingtek_df703", fire_tilt=True, parameter_length=25)
+decode_df555 = _make("dingtek_df555", fire_tilt=False, parameter_length=17)

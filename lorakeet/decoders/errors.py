@@ -8,6 +8,7 @@ quickjs errors) are translated at the boundary with ``raise ... from exc``::
      +-- UnsupportedPortError      the decoder does not know this f_port
      +-- PayloadFormatError        the bytes do not follow the format
      |    +-- TruncatedPayloadError    fewer bytes than the format needs
+     |    +-- LayoutMismatchError      a well-formed frame of another layout (a sibling model's)
      |    +-- PayloadLimitError        size, depth or item-count limit exceeded
      +-- MissingNetworkPayloadError   the network sent no decoded_payload
      +-- CodecError                a JavaScript codec failed or reported errors
@@ -49,6 +50,13 @@ class TruncatedPayloadError(PayloadFormatError):
         super().__init__(f"{what} truncated: needs {needed} bytes, got {got}")
         self.needed = needed
         self.got = got
+
+
+class LayoutMismatchError(PayloadFormatError):
+    """The frame is well formed but does not fit this decoder's layout (a sibling model's frame?).
+
+    Raised instead of reading the fields at offsets that mean something else in that frame.
+    """
 
 
 class PayloadLimitError(PayloadFormatError):

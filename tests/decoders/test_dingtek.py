@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from lorakeet.decoders import (
     DECODERS,
     DeviceContext,
+    LayoutMismatchError,
     PayloadFormatError,
     TruncatedPayloadError,
     UnsupportedPortError,
@@ -121,15 +122,39 @@ def test_truncated(name: str, cut: int) -> None:
         _decode(name, HEARTBEAT[: 2 * cut])
 
 
-def test_short_declared_data_frame_truncated() -> None:
+def test_short_declared_data_frame_is_another_layout() -> None:
     # a consistent frame (length 0x0a, tail present) that is too short for a heartbeat body
-    with pytest.raises(TruncatedPayloadError):
+    with pytest.raises(LayoutMismatchError):
         _decode("dingtek_df702", "800001010a07d0001981")
 
 
-def test_short_parameter_frame_truncated() -> None:
-    with pytest.raises(TruncatedPayloadError):
+def test_short_parameter_frame_is_another_layout() -> None:
+    with pytest.raises(LayoutMismatchError):
         _decode("dingtek_df703", "800001030901041881")
+
+
+# The DF701's published heartbeat and parameter frames (TTN Device Repository examples): same
+# header and tail, other lengths and bodies.
+DF701_HEARTBEAT = "8000010212270f0000000000000168000181"
+DF701_PARAMETERS = "800001030c01020a0a140081"
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("frame", [DF701_HEARTBEAT, DF701_PARAMETERS])
+def test_sibling_model_frame_is_not_read_at_wrong_offsets(name: str, frame: str) -> None:
+    with pytest.raises(LayoutMismatchError, match="another model"):
+        _decode(name, frame)
+
+
+def test_frame_lengths_per_model() -> None:
+    df555_params = "8000010311010418011e4b1e0002000081"
+    assert _decode("dingtek_df555", df555_params).as_dict()["firmware_version"] == "1.4"
+    with pytest.raises(LayoutMismatchError, match="parameter frame is 25 bytes, this frame declares 17"):
+        _decode("dingtek_df703", df555_params)
+    with pytest.raises(LayoutMismatchError, match="GPS flag 0x02"):
+        _decode("dingtek_df702", "800001011107d002190000000000010081")
+    with pytest.raises(LayoutMismatchError, match="GPS data frame is 25 bytes"):
+        _decode("dingtek_df702", "800001011207d00119000000000001000081")
 
 
 @pytest.mark.parametrize(
