@@ -70,20 +70,20 @@ CACHE_SIZE = 128
 
 # Evaluated before the codec source: captures the intrinsics the runner needs, so that a
 # codec that replaces JSON.parse / JSON.stringify / Date cannot change how we talk to it.
+# The Things Stack hands a codec's result over as a Go value: a property that is undefined
+# is there, as null (JSON.stringify alone would leave it out), hence the replacer.
 _PRELUDE = r"""
 (function () {
   "use strict";
   var parse = JSON.parse, stringify = JSON.stringify, DateCtor = Date;
-  // The Things Stack hands a codec's result over as a Go value: a property that is
-  // undefined is there, as null (JSON.stringify would leave it out).
-  function nullForUndefined(key, value) { return value === undefined ? null : value; }
   return function (fn, legacy) {
     return function (bytesJson, fPort, recvTime, maxChars) {
       var bytes = parse(bytesJson);
       var out = legacy
         ? { data: fn(bytes, fPort) }
         : fn({ bytes: bytes, fPort: fPort, recvTime: new DateCtor(recvTime) });
-      var text = out === undefined ? undefined : stringify(out, nullForUndefined);
+      var text = out === undefined ? undefined
+        : stringify(out, function (k, v) { return v === undefined ? null : v; });
       if (typeof text !== "string") {
         return "";
       }

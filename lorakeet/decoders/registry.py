@@ -56,6 +56,7 @@ _ENTRIES: tuple[DecoderInfo, ...] = (
     DecoderInfo("milesight_em500_lgt", milesight.decode_em500_lgt, "Milesight EM500-LGT light", "light"),
     DecoderInfo("milesight_ws52x", milesight.decode_ws52x, "Milesight WS52x smart plug", "light"),
     DecoderInfo("milesight_ws202", milesight.decode_ws202, "Milesight WS202 PIR and light", "light"),
+    DecoderInfo("milesight_em300_th", milesight.decode_em300_th, "Milesight EM300-TH / EM320-TH temperature"),
     # Dingtek (dingtek.py): bin level sensors
     DecoderInfo("dingtek_df702", dingtek.decode_df702, "Dingtek DF702 waste bin sensor", "bin"),
     DecoderInfo("dingtek_df703", dingtek.decode_df703, "Dingtek DF703 waste bin sensor", "bin"),

@@ -200,3 +200,50 @@ def test_fuzz_random_on_port_85(name: str, payload: bytes) -> None:
 @given(data=st.data())
 def test_fuzz_truncated_and_mutated(name: str, data: st.DataObject) -> None:
     only_decode_errors(name, *draw_mutation(data, VALID[name]))
+
+
+# EM300-TH / EM320-TH (Milesight EM300 series user guide): battery 92 %, 27.6 °C, 62.5 %RH.
+EM320_TH = "01755c0367140104687d"
+
+
+def test_em320_th_keeps_every_item() -> None:
+    r = _decode("milesight_em300_th", EM320_TH)
+    assert r.as_dict() == {"battery": 92.0, "temperature": pytest.approx(27.6), "humidity": 62.5}
+    assert r.warnings == ()
+
+
+@pytest.mark.parametrize(
+    "name", ["milesight_em310_udl", "milesight_em400_udl", "milesight_em500_lgt", "milesight_ws202"]
+)
+def test_sibling_model_items_are_read_by_type_and_parsing_goes_on(name: str) -> None:
+    """An EM320-TH frame given to another model's decoder: nothing stops at the first unknown channel."""
+    r = _decode(name, EM320_TH)
+    got = r.as_dict()
+    assert got["battery"] == 92.0
+    assert got["temperature"] == pytest.approx(27.6)
+    assert got["humidity"] == 62.5
+    assert any("channel 04 type 68 (humidity): read by its type" in w for w in r.warnings)
+
+
+def test_known_size_without_quantity_is_skipped_and_parsing_goes_on() -> None:
+    # AM307-style: CO2 as a 0x7D concentration on channel 07, then humidity on channel 04
+    r = _decode("milesight_em310_udl", "077d640004687d")
+    assert r.as_dict() == {"humidity": 62.5}
+    assert any("channel 07 type 7d (concentration): 2 byte(s) skipped" in w for w in r.warnings)
+
+
+def test_second_item_of_a_quantity_gets_its_channel() -> None:
+    r = _decode("milesight_em500_lgt", "0367140109670a00")
+    assert r.as_dict() == {"temperature": pytest.approx(27.6), "temperature_9": pytest.approx(1.0)}
+
+
+def test_type_read_sentinels_warn() -> None:
+    r = _decode("milesight_em500_lgt", "01755c0867ffff")
+    assert r.as_dict() == {"battery": 92.0}
+    assert any("no value (ffff)" in w for w in r.warnings)
+
+
+def test_unknown_type_still_ends_parsing_with_what_came_before() -> None:
+    r = _decode("milesight_em500_lgt", "01755c05ee010204687d")
+    assert r.as_dict() == {"battery": 92.0}
+    assert any("unknown channel 05 type ee" in w for w in r.warnings)
