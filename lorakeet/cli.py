@@ -31,8 +31,10 @@ app.add_typer(dead_letters_app, name="dead-letters")
 app.command(name="redecode")(_redecode)
 from lorakeet.cli_backfill import backfill as _backfill  # noqa: E402
 from lorakeet.cli_codecs import codecs_app as _codecs_app  # noqa: E402
+from lorakeet.cli_models import models_app as _models_app  # noqa: E402
 
 app.add_typer(_codecs_app, name="codecs")
+app.add_typer(_models_app, name="models")
 
 app.command(name="backfill")(_backfill)
 console = Console(stderr=True)

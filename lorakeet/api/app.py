@@ -27,6 +27,7 @@ from .routes import (
     keys,
     lights,
     me,
+    models,
     public,
     readings,
     uplinks,
@@ -73,6 +74,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(uplinks.router)
     app.include_router(ingest.router)
     app.include_router(codecs.router)
+    app.include_router(models.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
     async def healthz() -> dict[str, str]:

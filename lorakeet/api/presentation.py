@@ -6,6 +6,7 @@ store it is given); route modules share them from here, never from one another.
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from lorakeet.views.fleet import BinView
 from .auth import ANONYMOUS, Viewer, can_edit_device
 from .csvout import SafeWriter, csv_text
 from .schemas import BinPublic, LatestValuePublic
+from .schemas_models import FieldRuleBody
 from .schemas_registry import AccountPublic, DevicePublic, KeyPublic, Location
 from .services import Services
 
@@ -71,7 +73,23 @@ def device_public(row: Device, viewer: Viewer | None = None) -> DevicePublic:
         source=row.source,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        brand_id=row.brand_id,
+        model_id=row.model_id,
+        hardware_version=row.hardware_version,
+        firmware_version=row.firmware_version,
+        band_id=row.band_id,
+        field_map=_field_map(row.field_map),
     )
+
+
+def _field_map(stored: Mapping[str, Any]) -> dict[str, FieldRuleBody | None]:
+    out: dict[str, FieldRuleBody | None] = {}
+    for path, rule in stored.items():
+        try:
+            out[path] = FieldRuleBody.model_validate(rule) if rule is not None else None
+        except ValueError:  # written around the API (a quantity since removed): not shown
+            continue
+    return out
 
 
 def account_public(row: Account) -> AccountPublic:

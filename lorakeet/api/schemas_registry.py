@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
+from .schemas_models import FieldMapBody, FieldRuleBody, RepoId
+
 Kind = Literal["bin", "boat", "streetlight", "other"]
 Visibility = Literal["public", "private"]
 Scope = Literal["read", "write", "admin"]
@@ -164,6 +166,14 @@ class DevicePublic(BaseModel):
     source: str = Field("registered", examples=["registered", "auto"])
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    brand_id: str | None = Field(None, examples=["dragino"], description="Device Repository brand")
+    model_id: str | None = Field(None, examples=["ldds75"], description="Device Repository model")
+    hardware_version: str | None = None
+    firmware_version: str | None = Field(None, examples=["1.1.4"])
+    band_id: str | None = Field(None, examples=["EU_863_870"])
+    field_map: dict[str, FieldRuleBody | None] = Field(
+        default_factory=dict, description="the device's own field rules, over its model's"
+    )
 
 
 class DeviceList(BaseModel):
@@ -208,6 +218,9 @@ class DeviceCreate(BaseModel):
     visibility: Visibility = "private"
     licence: Text | None = Field(None, description="licence of the data when public, e.g. CC-BY-4.0")
     tags: Annotated[list[Tag], Field(max_length=20)] = Field(default_factory=list)
+    brand_id: RepoId | None = Field(None, description="Device Repository brand, e.g. dragino")
+    model_id: RepoId | None = Field(None, description="Device Repository model, e.g. ldds75")
+    field_map: FieldMapBody = Field(default_factory=dict)
 
 
 class DeviceUpdate(BaseModel):
@@ -229,6 +242,9 @@ class DeviceUpdate(BaseModel):
     licence: Text | None = None
     tags: Annotated[list[Tag], Field(max_length=20)] | None = None
     owner_id: int | None = Field(None, ge=1, le=2**31 - 1, description="admins only: assign an owner")
+    brand_id: RepoId | None = None
+    model_id: RepoId | None = None
+    field_map: FieldMapBody | None = None
 
 
 # -- audit -----------------------------------------------------------------------------------

@@ -55,6 +55,8 @@ ADMIN_ONLY = Case(403, 403, OK, 401)
 PRIVATE_READ = Case(OK, 404, OK, 404)
 PRIVATE_WRITE = Case(OK, 404, OK, 401)
 PUBLIC_DEVICE = {"device": "app.pub"}
+LDDS75 = {"brand": "dragino", "model": "ldds75"}
+LDDS75_MAP: dict[str, object] = {"fields": {"Distance": {"quantity": "distance", "unit": "mm"}}}
 NEW_DEVICE = {"application_id": "newapp", "device_id": "new-1", "kind": "bin"}
 
 MATRIX: dict[tuple[str, str], Case] = {
@@ -125,6 +127,11 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/v1/codecs"): KEYED,
     ("GET", "/v1/codecs/{codec_id}"): PRIVATE_WRITE,
     ("POST", "/v1/codecs/{codec_id}/test"): Case(OK, 404, OK, 401, body={"fPort": 1, "bytes_hex": "2a"}),
+    # device models: the catalog is open; a map of one's own needs a key, the shared one an admin
+    ("GET", "/v1/models"): ALL_OK,
+    ("GET", "/v1/models/{brand}/{model}"): Case(OK, OK, OK, OK, params=LDDS75),
+    ("PUT", "/v1/models/{brand}/{model}"): Case(OK, OK, OK, 401, body=LDDS75_MAP, params=LDDS75),
+    ("DELETE", "/v1/models/{brand}/{model}"): Case(404, 404, 404, 401, params=LDDS75),
     # crews' views (fleet lists show what the caller may see), downlinks, alerts, web page
     ("GET", "/v1/bins"): ALL_OK,
     ("GET", "/v1/bins/needs-collection"): ALL_OK,

@@ -31,7 +31,7 @@ from ..schemas_registry import (
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
 
-NOT_NULL = ("kind", "visibility", "metadata", "tags")
+NOT_NULL = ("kind", "visibility", "metadata", "tags", "field_map")
 
 
 def check_decoder(services: Services, viewer: Viewer, decoder: str | None) -> None:
