@@ -118,6 +118,7 @@ def demo(
     lights: Annotated[int, typer.Option()] = 30,
     seconds: Annotated[float, typer.Option(help="stop after this long (0: run until Ctrl-C)")] = 0,
     broker: Annotated[str, typer.Option(help="auto, mosquitto or amqtt")] = "auto",
+    history_days: Annotated[float, typer.Option(help="days of past uplinks to fill in first")] = 14.0,
 ) -> None:
     """Everything on one machine: local broker, bridge, API, SQLite store and a simulated fleet."""
     import uvicorn
@@ -126,9 +127,9 @@ def demo(
     from lorakeet.api.deps import Services
     from lorakeet.gateway_bridge.bridge import Bridge
     from lorakeet.gateway_bridge.broker import LocalBroker
-    from lorakeet.gateway_bridge.simulator import Simulator, make_fleet
+    from lorakeet.gateway_bridge.demo_fleet import register_fleet
+    from lorakeet.gateway_bridge.simulator import Simulator, fill_history, make_fleet
     from lorakeet.settings import MqttSettings, StoreSettings
-    from lorakeet.storage.records import DeviceKey
 
     if broker not in ("auto", "mosquitto", "amqtt"):
         raise typer.BadParameter("broker must be auto, mosquitto or amqtt")
@@ -144,21 +145,14 @@ def demo(
     b = Bridge(settings)
     app_id = "lorakeet-demo"
     fleet = make_fleet(bins, boats, lights, interval_s=interval)
-    for d in fleet:
-        loc = d.location
-        b.registry.upsert_device(
-            DeviceKey(app_id, d.device_id),
-            kind=d.kind,
-            decoder=d.decoder,
-            metadata=d.metadata,
-            latitude=loc[0] if loc else None,
-            longitude=loc[1] if loc else None,
-            name=d.device_id.replace("-", " ").title(),
-            visibility="public",
-        )
+    register_fleet(b.registry, app_id, fleet)
     demo_key = _demo_extras(b.registry, app_id, fleet)
     b.start()
     b.mqtt.wait_connected(10)
+    with console.status(f"filling in {history_days:g} days of history"):
+        n = fill_history(b.pipeline.submit, fleet, app_id, time.time_ns(), history_days)
+        b.pipeline.wait_idle(300)
+    console.print(f"{n} past uplinks stored; now live (real time, no compression)")
     sim = Simulator("127.0.0.1", local.port, app_id, fleet)
     sim.start()
     services = Services(settings, b.registry, b.store)

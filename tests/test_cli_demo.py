@@ -26,7 +26,7 @@ def test_help(command: str) -> None:
 
 @pytest.mark.services
 @pytest.mark.parametrize("broker", ["mosquitto", "amqtt"])
-def test_demo_serves_simulated_readings_within_30_seconds(tmp_path: Path, broker: str) -> None:
+def test_demo_serves_simulated_readings_within_90_seconds(tmp_path: Path, broker: str) -> None:
     port = free_port()
     exe = Path(sys.executable).with_name("lorakeet")
     proc = subprocess.Popen(
@@ -48,7 +48,7 @@ def test_demo_serves_simulated_readings_within_30_seconds(tmp_path: Path, broker
         start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # 14 days of history are filled in first
         seen: dict[str, int] = {}
         while time.monotonic() < deadline:
             try:
@@ -66,7 +66,7 @@ def test_demo_serves_simulated_readings_within_30_seconds(tmp_path: Path, broker
             except (httpx.HTTPError, KeyError, StopIteration):
                 pass
             time.sleep(0.5)
-        assert all(seen.get(k) for k in ("bin", "boat", "streetlight")), f"no readings within 30 s: {seen}"
+        assert all(seen.get(k) for k in ("bin", "boat", "streetlight")), f"no readings within 90 s: {seen}"
         # 50 bins, 10 boats, 30 street lights; one light is private to the demo crew
         assert len(devices) == 89
         assert "lorakeet-demo.light-030" not in {d["id"] for d in devices}

@@ -2,20 +2,20 @@
 
 Uplinks follow The Things Stack v3 JSON as it really arrives: zero values omitted,
 ``frequency`` as a string, ``coding_rate`` under ``data_rate.lora``. Payloads use the
-reference-device formats of :mod:`lorakeet.firmware_payloads` (decoders ``lorakeet_bin``,
-``lorakeet_tracker``, ``lorakeet_light``).
+reference-device formats of :mod:`lorakeet.firmware_payloads`; the devices' behaviour is in :mod:`.sim_town`.
 """
 
 from __future__ import annotations
 
 import base64
+import heapq
 import math
 import random
 import threading
 import time
 import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
@@ -30,10 +30,13 @@ from lorakeet.firmware_payloads.formats import (
 )
 from lorakeet.timefmt import format_rfc3339_ns
 
+from .pipeline import Inbound
+from .sim_town import DAY_S, BinModel, BoatModel, LightModel, new_model
+
 Kind = Literal["bin", "boat", "streetlight"]
 
-HARBOUR = (51.9036, 4.4840)  # a harbour basin; boats circle around it
-TOWN = (51.9225, 4.4792)
+HARBOUR = (51.9036, 4.4840)  # a harbour basin; boats sail from it onto the river
+TOWN = (51.9200, 4.4800)
 
 
 def ttn_uplink_body(
@@ -184,17 +187,25 @@ DECODERS: dict[str, str] = {
 }
 
 
+HISTORY_INTERVAL_S: dict[str, float] = {"bin": 3600.0, "boat": 600.0, "streetlight": 3600.0}
+BIN_DEPTH_M, BIN_OFFSET_M = 1.2, 0.05
+
+
 @dataclass
 class SimDevice:
-    """One simulated device and its state."""
+    """One simulated device: its model in :mod:`.sim_town` and its radio state."""
 
     device_id: str
     kind: Kind
     interval_s: float
     rng: random.Random
     f_cnt: int = 0
-    state: dict[str, float] = field(default_factory=dict)
     next_at: float = 0.0
+    model: BinModel | LightModel | BoatModel | None = None
+
+    def __post_init__(self) -> None:
+        if self.model is None:
+            self.model = new_model(self.kind, self.rng, TOWN)
 
     @property
     def decoder(self) -> str:
@@ -204,68 +215,56 @@ class SimDevice:
     @property
     def metadata(self) -> dict[str, object]:
         """Registry metadata for the device."""
-        if self.kind == "bin":
-            return {"bin_depth_m": 1.2, "mount_offset_m": 0.05}
+        if isinstance(self.model, BinModel):
+            return {
+                "bin_depth_m": BIN_DEPTH_M,
+                "mount_offset_m": BIN_OFFSET_M,
+                "volume_l": self.model.volume_l,
+            }
         return {}
 
     @property
     def location(self) -> tuple[float, float] | None:
-        """A static location for bins and lights, scattered around the town centre."""
-        if self.kind == "boat":
-            return None
-        lat = self.state.setdefault("lat", TOWN[0] + self.rng.uniform(-0.01, 0.01))
-        lon = self.state.setdefault("lon", TOWN[1] + self.rng.uniform(-0.016, 0.016))
-        return lat, lon
+        """Where a bin or a light stands (boats move)."""
+        if isinstance(self.model, BinModel | LightModel):
+            return self.model.location
+        return None
 
     def payload(self, now: float) -> tuple[int, bytes]:
-        """The next (f_port, payload) in the reference-device formats, advancing the state."""
-        s, r = self.state, self.rng
-        if self.kind == "bin":
-            # fills at a steady per-bin rate; emptied when full or, sometimes, on a round
-            fill = s.setdefault("fill", r.uniform(0, 0.9))
-            rate = s.setdefault("rate", r.uniform(0.002, 0.02))
-            fill += rate * r.uniform(0.95, 1.05)
-            if fill >= 1.0 or (fill > 0.85 and r.random() < 0.05):
-                fill = r.uniform(0.0, 0.05)
-            s["fill"] = fill
-            distance_mm = round((0.05 + 1.15 * (1 - fill)) * 1000)
-            battery_mv = max(2800, 3600 - self.f_cnt // 10)
+        """The (f_port, payload) at ``now`` (Unix seconds) in the reference-device formats."""
+        m, r = self.model, self.rng
+        if isinstance(m, BinModel):
+            m.advance(now)
+            battery_mv = max(2800, 3600 - self.f_cnt // 200)
+            temperature = round((8 + 6 * math.sin((now / DAY_S - 0.3) * 2 * math.pi) + r.gauss(0, 0.5)) * 10)
             status = BinStatus(
-                distance_mm, battery_mv, round(r.uniform(8, 16) * 10), low_battery=battery_mv < 3000
+                m.distance_mm(BIN_DEPTH_M, BIN_OFFSET_M),
+                battery_mv,
+                temperature,
+                low_battery=battery_mv < 3000,
             )
             return 10, encode_bin(status)
-        if self.kind == "boat":
-            step = r.uniform(0.01, 0.05)
-            angle = s.setdefault("angle", r.uniform(0, 2 * math.pi)) + step
-            s["angle"] = angle
-            radius = s.setdefault("radius", r.uniform(0.002, 0.01))
-            lat = HARBOUR[0] + radius * math.sin(angle)
-            lon = HARBOUR[1] + 1.6 * radius * math.cos(angle)
-            speed_kmh = radius * step * 111.0 * 3600 / max(self.interval_s, 1.0)
+        if isinstance(m, BoatModel):
+            (lat, lon), speed_kmh, heading = m.at(now)
             tracker = TrackerStatus(
                 round(lat * 1e7),
                 round(lon * 1e7),
-                min(round(speed_kmh * 10), 65535),
-                round(math.degrees(angle) + 90) % 360,
+                round(speed_kmh * 10),
+                round(heading) % 360,
                 3900,
                 gps_fix=True,
                 in_motion=speed_kmh > 0.5,
             )
             return 20, encode_tracker(tracker)
-        # street light: on at night (a slow simulated clock), a few with a failed lamp
-        on = math.sin(now / 600.0 + s.setdefault("phase", r.uniform(0, 6))) > 0
-        faulty = s.setdefault("faulty", 1.0 if r.random() < 0.07 else 0.0) > 0
-        dim = int(s.setdefault("dim", float(r.choice([50, 70, 100]))))
-        power_w = 0.0 if (not on or faulty) else 60.0 * dim / 100.0
-        energy_wh = s.get("energy", r.uniform(10_000, 500_000)) + power_w * self.interval_s / 3600
-        s["energy"] = energy_wh
+        assert isinstance(m, LightModel)
+        on, dim, power_w, fault = m.state(now)
         light = LightStatus(
             on,
             dim,
             round(power_w * 10),
-            round(energy_wh),
+            round(m.energy_wh),
             round(r.uniform(225, 235) * 10),
-            lamp_fault=faulty and on,
+            lamp_fault=fault,
         )
         return 30, encode_light_status(light)
 
@@ -289,29 +288,54 @@ def make_fleet(
     return fleet
 
 
+def uplink(d: SimDevice, application_id: str, t_ns: int) -> bytes:
+    """The device's next TTN uplink body at ``t_ns``."""
+    d.f_cnt += 1
+    f_port, payload = d.payload(t_ns / 1e9)
+    return ttn_uplink_body(
+        application_id,
+        d.device_id,
+        payload,
+        f_port=f_port,
+        f_cnt=d.f_cnt,
+        received_at_ns=t_ns,
+        rssi=round(-70 - d.rng.uniform(0, 50)),
+        snr=round(d.rng.uniform(-10, 10), 1),
+        spreading_factor=d.rng.choice([7, 7, 8, 9, 10, 12]),
+    )
+
+
 def fleet_uplinks(
     fleet: list[SimDevice], application_id: str, now_ns: int | None = None
 ) -> Iterator[tuple[str, bytes]]:
     """One round: (device_id, TTN JSON body) for every device."""
     t = now_ns or time.time_ns()
     for d in fleet:
-        d.f_cnt += 1
-        rssi = -70 - d.rng.uniform(0, 50)
-        f_port, payload = d.payload(t / 1e9)
-        yield (
-            d.device_id,
-            ttn_uplink_body(
-                application_id,
-                d.device_id,
-                payload,
-                f_port=f_port,
-                f_cnt=d.f_cnt,
-                received_at_ns=t,
-                rssi=round(rssi),
-                snr=round(d.rng.uniform(-10, 10), 1),
-                spreading_factor=d.rng.choice([7, 7, 8, 9, 10, 12]),
-            ),
-        )
+        yield d.device_id, uplink(d, application_id, t)
+
+
+def history(
+    fleet: list[SimDevice], application_id: str, end_ns: int, days: float = 14.0
+) -> Iterator[tuple[int, str, bytes]]:
+    """(time ns, device_id, TTN body) of every uplink in the ``days`` before ``end_ns``, oldest first.
+
+    Devices report at their kind's usual interval (bins and lights hourly, boats every ten
+    minutes under way, hourly moored), each with its own offset, on the same real time as live.
+    """
+    start_ns = end_ns - round(days * DAY_S * 1e9)
+    clocks = [
+        (start_ns + round(d.rng.uniform(0, HISTORY_INTERVAL_S[d.kind]) * 1e9), i) for i, d in enumerate(fleet)
+    ]
+    heapq.heapify(clocks)
+    while clocks:
+        t, i = heapq.heappop(clocks)
+        if t >= end_ns:
+            continue
+        d = fleet[i]
+        yield t, d.device_id, uplink(d, application_id, t)
+        moored = isinstance(d.model, BoatModel) and d.model.at(t / 1e9)[1] == 0
+        step = (3600.0 if moored else HISTORY_INTERVAL_S[d.kind]) * d.rng.uniform(0.95, 1.05)
+        heapq.heappush(clocks, (t + round(step * 1e9), i))
 
 
 class Simulator:
@@ -346,7 +370,7 @@ class Simulator:
             now = time.monotonic()
             due = [d for d in self.fleet if d.next_at <= now]
             for d in due:
-                _, body = next(fleet_uplinks([d], self.application_id))
+                body = uplink(d, self.application_id, time.time_ns())
                 self._client.publish(topic.format(app=self.application_id, dev=d.device_id), body, qos=1)
                 self.published += 1
                 d.next_at = now + d.interval_s * d.rng.uniform(0.8, 1.2)
@@ -359,3 +383,18 @@ class Simulator:
             self._thread.join(5)
         self._client.disconnect()
         self._client.loop_stop()
+
+
+def fill_history(
+    submit: Callable[[Inbound], object],
+    fleet: list[SimDevice],
+    application_id: str,
+    end_ns: int,
+    days: float = 14.0,
+) -> int:
+    """Submit ``days`` of the fleet's past uplinks to a pipeline, as if they had arrived over MQTT."""
+    n = 0
+    for t, device_id, body in history(fleet, application_id, end_ns, days):
+        submit(Inbound(body, "ttn", f"v3/{application_id}@ttn/devices/{device_id}/up", arrived_ns=t))
+        n += 1
+    return n

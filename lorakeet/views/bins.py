@@ -1,9 +1,14 @@
 """Waste bins: fill level, emptying detection, fill rate, time-to-full and a collection route.
 
 An *emptying* is a drop of at least ``EMPTY_DROP_PCT`` percentage points between two
-successive readings (a crew tipped the bin). The fill rate is the least-squares slope of
-the readings since the last emptying, and the predicted full time is where that line
-reaches 100 % (or a bin's collection threshold). A bin needs collection when it is at or
+successive readings (a crew tipped the bin). The fill rate is a pooled least-squares slope
+over the whole look-back window (days, not minutes): the readings between emptyings form
+segments, each with its own level, and one slope fits them all, so emptyings do not count
+as negative filling and sensor noise over a few minutes cannot make hundreds of percent an
+hour. Readings at the brim (``BRIM_PCT`` and up) are left out of the fit: a full bin stops
+rising. With less than ``MIN_FIT_SPAN_NS`` of filling seen there is no rate. The predicted
+full time is where the line through the current segment's level reaches 100 % (or a bin's
+collection threshold). A bin needs collection when it is at or
 above its threshold, or is predicted to get there before a deadline (the end of the day).
 
 A bin's threshold comes from its registry metadata (``thresholds.fill_pct`` or
@@ -12,6 +17,7 @@ A bin's threshold comes from its registry metadata (``thresholds.fill_pct`` or
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +26,8 @@ from typing import TypeVar
 EMPTY_DROP_PCT = 25.0
 DEFAULT_THRESHOLD_PCT = 80.0
 MIN_FIT_SAMPLES = 3
+MIN_FIT_SPAN_NS = 3 * 3_600 * 1_000_000_000
+BRIM_PCT = 98.0
 NS_PER_H = 3_600 * 1_000_000_000
 EARTH_RADIUS_M = 6_371_008.8
 
@@ -81,6 +89,49 @@ def fit_fill(samples: Sequence[FillSample]) -> Fit | None:
     return Fit(t0, my - slope * mx, slope)
 
 
+def pooled_fit(
+    samples: Sequence[FillSample],
+    min_drop: float = EMPTY_DROP_PCT,
+    min_span_ns: int = MIN_FIT_SPAN_NS,
+) -> Fit | None:
+    """One slope through every segment between emptyings, anchored at the last reading.
+
+    Each segment is centred on its own means (its own level), so the slope is
+    ``Σ Sxy / Σ Sxx`` over the segments. The line's level at the latest reading comes from
+    the current segment when it has ``MIN_FIT_SAMPLES``, else from that reading alone.
+    None when the segments span less than ``min_span_ns`` in all, or hold too few readings.
+    """
+    if not samples:
+        return None
+    cuts = [0, *emptyings(samples, min_drop), len(samples)]
+    sxx = sxy = 0.0
+    span = used = 0
+    last_mean: tuple[float, float, int] | None = None
+    t_ref = samples[-1].time_ns
+    for a, b in itertools.pairwise(cuts):
+        seg = [s for s in samples[a:b] if s.fill_pct < BRIM_PCT]
+        if len(seg) < 2:
+            continue
+        xs = [float(s.time_ns - t_ref) for s in seg]
+        ys = [s.fill_pct for s in seg]
+        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+        sxx += sum((x - mx) ** 2 for x in xs)
+        sxy += sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+        span += seg[-1].time_ns - seg[0].time_ns
+        used += len(seg)
+        if b == len(samples):
+            last_mean = (mx, my, len(seg))
+    if used < MIN_FIT_SAMPLES or span < min_span_ns or sxx == 0:
+        return None
+    slope = sxy / sxx
+    latest = samples[-1]
+    if last_mean is not None and last_mean[2] >= MIN_FIT_SAMPLES and latest.fill_pct < BRIM_PCT:
+        level = last_mean[1] - slope * last_mean[0]  # the segment's line at t_ref (x = 0)
+    else:
+        level = latest.fill_pct
+    return Fit(t_ref, level, slope)
+
+
 def threshold_of(metadata: Mapping[str, object], default: float = DEFAULT_THRESHOLD_PCT) -> float:
     """The bin's collection threshold in percent: its metadata, else ``default``."""
     candidates: list[object] = []
@@ -122,7 +173,7 @@ def bin_state(
     latest = samples[-1]
     found = emptyings(samples, min_drop)
     last_emptied = samples[found[-1]].time_ns if found else None
-    fit = fit_fill(since_last_emptying(samples, min_drop))
+    fit = pooled_fit(samples, min_drop)
     rate = fit.rate_pct_per_h if fit else None
     full_at = _not_before(fit.time_at(100.0), latest) if fit else None
     at_threshold = _not_before(fit.time_at(threshold_pct), latest) if fit else None
