@@ -6,12 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
-from lorakeet.storage.registry import Account, AccountChanges, ConflictError
+from lorakeet.storage.registry import Account, AccountChanges
 
-from ..auth import AdminDep, ReaderDep, Viewer, ViewerDep, hash_key, new_key
+from .. import actions
+from ..auth import AdminDep, ReaderDep, Viewer, ViewerDep
 from ..deps import ServicesDep, erase_account
 from ..errors import problem_responses
-from ..presentation import account_public, key_public
+from ..presentation import account_public
 from ..schemas_registry import (
     AccountCreate,
     AccountList,
@@ -23,7 +24,6 @@ from ..schemas_registry import (
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
 AccountId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-SIGNUP_SCOPES = ("read", "write")
 
 
 @router.post(
@@ -34,18 +34,7 @@ SIGNUP_SCOPES = ("read", "write")
 )
 def sign_up(services: ServicesDep, viewer: ViewerDep, body: AccountCreate) -> SignupResponse:
     """Create an account and its first read/write key; the key is shown only in this response."""
-    if not services.settings.api.open_signup and not viewer.is_admin:
-        raise HTTPException(status_code=403, detail="sign-up is closed: ask an admin for an account")
-    try:
-        acc = services.registry.create_account(body.name, body.email)
-    except ConflictError as exc:
-        raise HTTPException(status_code=409, detail=str(exc)) from None
-    key = new_key()
-    row = services.registry.create_key(
-        acc.id, name="default", key_hash=hash_key(key), prefix=key[:8], scopes=SIGNUP_SCOPES
-    )
-    services.registry.audit(viewer.account_id or acc.id, "account.create", f"account:{acc.id}")
-    return SignupResponse(account=account_public(acc), key=key, key_info=key_public(row))
+    return actions.sign_up(services, viewer, body)
 
 
 @router.get("", summary="List accounts (admin)", responses=problem_responses(401, 403))

@@ -7,17 +7,17 @@ has proved the device's TTN application.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from lorakeet.decoders import DECODERS
 from lorakeet.storage.alerts_store import AlertStore
-from lorakeet.storage.records import DeviceKey
-from lorakeet.storage.registry import KINDS, ConflictError, DeviceChanges, DeviceFilter
+from lorakeet.storage.registry import KINDS, DeviceChanges, DeviceFilter
 
-from ..auth import Viewer, ViewerDep, WriterDep, can_view_device
-from ..deps import Services, ServicesDep, editable_device, parse_device_id, visible_device
+from .. import actions
+from ..actions import check_decoder, device_changes
+from ..auth import ViewerDep, WriterDep, can_view_device
+from ..deps import ServicesDep, editable_device, parse_device_id, visible_device
 from ..errors import problem_responses
 from ..presentation import device_public
 from ..schemas_registry import (
@@ -32,33 +32,6 @@ from ..schemas_registry import (
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
 
 NOT_NULL = ("kind", "visibility", "metadata", "tags", "field_map")
-
-
-def check_decoder(services: Services, viewer: Viewer, decoder: str | None) -> None:
-    """A built-in decoder name or ``js:<codec id>`` of a codec the viewer may use; else 422."""
-    if decoder is None or decoder in DECODERS:
-        return
-    if decoder.startswith("js:") and decoder[3:].isdigit() and len(decoder) < 14:
-        codec = services.registry.get_codec(int(decoder[3:]))
-        if codec is not None and (
-            codec.owner_id is None or codec.owner_id == viewer.account_id or viewer.is_admin
-        ):
-            return
-        raise HTTPException(status_code=422, detail=f"no codec {decoder!r} you may use")
-    raise HTTPException(
-        status_code=422,
-        detail=f"unknown decoder {decoder!r}: use one of {', '.join(sorted(DECODERS))} or js:<id>",
-    )
-
-
-def device_changes(fields: dict[str, Any]) -> DeviceChanges:
-    """The changes a validated request body (``model_dump``) asks for; a location is two fields."""
-    out = dict(fields)
-    if "location" in out:
-        loc = out.pop("location")
-        out["latitude"] = loc["latitude"] if loc else None
-        out["longitude"] = loc["longitude"] if loc else None
-    return DeviceChanges(**out)
 
 
 @router.get("", summary="List devices")
@@ -99,18 +72,7 @@ def list_devices(
 @router.post("", status_code=201, summary="Register a device", responses=problem_responses(401, 403, 409))
 def create_device(services: ServicesDep, viewer: WriterDep, body: DeviceCreate) -> DevicePublic:
     """Register a device you own; an auto-registered one must be claimed instead."""
-    check_decoder(services, viewer, body.decoder)
-    key = DeviceKey(body.application_id, body.device_id)
-    fields = body.model_dump(exclude={"application_id", "device_id"})
-    changes = device_changes({**fields, "owner_id": viewer.account_id, "source": "registered"})
-    try:
-        row = services.registry.create_device(key, changes)
-    except ConflictError:
-        raise HTTPException(
-            status_code=409, detail=f"device {key.uid!r} exists already; unowned devices can be claimed"
-        ) from None
-    services.registry.audit(viewer.account_id, "device.create", f"device:{key.uid}")
-    return device_public(row, viewer)
+    return actions.register_device(services, viewer, body)
 
 
 @router.get("/{device}", summary="Get a device", responses=problem_responses(404, 422))

@@ -17,9 +17,7 @@ rejected table), 503 not durable, 200 stored.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
-import secrets
 import time
 from typing import Any
 
@@ -29,8 +27,9 @@ from starlette.concurrency import run_in_threadpool
 
 from lorakeet.gateway_bridge.pipeline import Inbound, screen
 from lorakeet.gateway_bridge.validate import TimeWindow
-from lorakeet.storage.registry import DeviceFilter
 
+from .. import actions
+from ..actions import SECRET_HEADER, hash_secret
 from ..auth import WriterDep
 from ..deps import ServicesDep
 from ..errors import problem_responses
@@ -38,13 +37,7 @@ from ..schemas import ApplicationSecretPublic, ApplicationSecretRequest, IngestA
 
 router = APIRouter(prefix="/v1/ingest", tags=["ingest"])
 
-SECRET_HEADER = "X-Lorakeet-Secret"  # noqa: S105 - a header name, not a secret
 MAX_BODY = 64 * 1024
-
-
-def hash_secret(secret: str) -> str:
-    """The hex SHA-256 the registry keeps instead of the secret."""
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 async def _read_body(request: Request) -> bytes:
@@ -154,18 +147,4 @@ def set_secret(
     Allowed to admins, to the account that owns the secret, and (for a first secret) to an
     account that owns every registered device of the application, at least one: a secret
     lets its holder write readings for every device of the application."""
-    app_id = body.application_id
-    existing = services.registry.get_application_secret(app_id)
-    if not viewer.is_admin:
-        if existing is not None and existing.owner_id is not None:
-            allowed = existing.owner_id == viewer.account_id
-        else:
-            rows, _ = services.registry.find_devices(DeviceFilter(application_ids=(app_id,)), limit=100_000)
-            allowed = bool(rows) and all(r.owner_id == viewer.account_id for r in rows)
-        if not allowed:
-            raise HTTPException(status_code=403, detail=f"application {app_id!r} is not yours")
-    secret = body.secret or secrets.token_urlsafe(32)
-    owner = existing.owner_id if existing is not None and existing.owner_id is not None else viewer.account_id
-    services.registry.set_application_secret(app_id, hash_secret(secret), owner)
-    services.registry.audit(viewer.account_id, "ingest.secret.set", f"application:{app_id}")
-    return ApplicationSecretPublic(application_id=app_id, secret=secret)
+    return actions.set_application_secret(services, viewer, body)

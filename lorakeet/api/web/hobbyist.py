@@ -1,7 +1,7 @@
 """Hobbyists' pages: sign up, register a device, connect its TTN application, see it arrive.
 
-The pages call the same route functions as the JSON API (``sign_up``, ``create_device``,
-``set_secret``), so the rules are the same: a refused request shows the API's own message
+The pages call the same actions as the JSON API (``sign_up``, ``register_device``,
+``set_application_secret``), so the rules are the same: a refused request shows the API's own message
 next to the form. Forms are protected against cross-site posting three ways: the key
 cookie is ``SameSite=Strict``, every form carries a token that must match a per-browser
 cookie, and a present ``Origin`` header must name this site.
@@ -23,14 +23,12 @@ from lorakeet.decoders.models import catalog
 from lorakeet.storage.records import DeviceKey
 from lorakeet.timefmt import format_rfc3339_ns
 
+from ..actions import SECRET_HEADER, register_device, set_application_secret, sign_up
 from ..auth import Viewer, can_view_device
 from ..deps import Services, ServicesDep
-from ..routes.accounts import sign_up
-from ..routes.devices import create_device
-from ..routes.ingest import SECRET_HEADER, set_secret
 from ..schemas import ApplicationSecretRequest
 from ..schemas_registry import AccountCreate, DeviceCreate
-from .pages import COOKIE, SECURITY_HEADERS, _viewer, env
+from .common import COOKIE, SECURITY_HEADERS, _viewer, env
 
 router = APIRouter(include_in_schema=False)
 
@@ -198,7 +196,7 @@ async def register_post(request: Request, services: ServicesDep) -> Response:
     if (redirect := _need_key(viewer, "/web/devices/new")) is not None:
         return redirect
     try:
-        made = create_device(services, viewer, device_create(fields))
+        made = register_device(services, viewer, device_create(fields))
     except (HTTPException, ValidationError) as exc:
         status = exc.status_code if isinstance(exc, HTTPException) else 422
         return _register_form(request, viewer, status, values=fields, error=_problem(exc))
@@ -251,7 +249,9 @@ async def secret_post(request: Request, services: ServicesDep, device: str) -> R
         "uplinks": _uplinks(services, key),
     }
     try:
-        made = set_secret(services, viewer, ApplicationSecretRequest(application_id=key.application_id))
+        made = set_application_secret(
+            services, viewer, ApplicationSecretRequest(application_id=key.application_id)
+        )
     except HTTPException as exc:
         return _render(
             request, "connect.html", exc.status_code, viewer=viewer, error=_problem(exc), **context

@@ -8,17 +8,14 @@ devices. Every page carries a strict CSP (no inline scripts or styles), ``nosnif
 
 from __future__ import annotations
 
-import hmac
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.types import Scope
 
 from lorakeet.decoders import split_key
@@ -27,31 +24,16 @@ from lorakeet.storage.registry import DeviceFilter
 from lorakeet.views.bins import route_length_m
 from lorakeet.views.fleet import bin_views, boat_views, light_views
 
-from ..auth import ANONYMOUS, KEY_PREFIX, Viewer, can_view_device, expand_scopes, hash_key
+from ..auth import Viewer, can_view_device
 from ..csvout import points_csv
 from ..deps import Services, ServicesDep, deadline_ns, parse_device_id
 from ..presentation import bin_public, collection_csv, collection_geojson, collection_route, unit_of
 from . import svg
+from .common import COOKIE, HERE, SECURITY_HEADERS, _viewer, env, web_viewer
 
-HERE = Path(__file__).resolve().parent
-COOKIE = "lorakeet_key"
 RANGES = {"6h": 6 * 3600, "1d": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400}
 MAX_CHART_POINTS = 2000
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
-}
 
-env = Environment(
-    loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(), auto_reload=False
-)
-env.globals["fill_bar"] = svg.fill_bar
 
 router = APIRouter(include_in_schema=False)
 
@@ -70,31 +52,6 @@ class SecureStatic(StaticFiles):
 def static_app() -> StaticFiles:
     """The CSS and JS committed next to the templates."""
     return SecureStatic(directory=HERE / "static")
-
-
-def web_viewer(services: Services, key: str | None) -> Viewer:
-    """The viewer behind a key from the cookie; anonymous when absent or invalid."""
-    if not key or not key.startswith(KEY_PREFIX) or len(key) > 200:
-        return ANONYMOUS
-    digest = hash_key(key)
-    found = services.registry.lookup_key(digest)
-    if found is None or not hmac.compare_digest(found.key_hash, digest):
-        return ANONYMOUS
-    return Viewer(
-        account_id=found.account_id,
-        is_admin=found.is_admin and "admin" in found.scopes,
-        scopes=expand_scopes(found.scopes, found.is_admin),
-        key_id=found.key_id,
-    )
-
-
-def _viewer(request: Request, services: Services) -> Viewer:
-    """The cookie's key, else a bearer key (scripts fetching the CSV), else anonymous."""
-    key = request.cookies.get(COOKIE)
-    if not key:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        key = token.strip() if scheme.lower() == "bearer" else None
-    return web_viewer(services, key)
 
 
 def _page(template: str, status: int = 200, **context: Any) -> HTMLResponse:

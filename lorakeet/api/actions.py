@@ -1,0 +1,114 @@
+"""What the API does on a user's behalf, shared by the JSON routes and the web forms: sign up,
+register a device, set an application's webhook secret. Each raises HTTPException with the
+API's own status and message, so a form shows the same refusal as the API would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+from fastapi import HTTPException
+
+from lorakeet.decoders import DECODERS
+from lorakeet.storage.records import DeviceKey
+from lorakeet.storage.registry import ConflictError, DeviceChanges, DeviceFilter
+
+from .auth import Viewer, hash_key, new_key
+from .presentation import account_public, device_public, key_public
+from .schemas import ApplicationSecretPublic, ApplicationSecretRequest
+from .schemas_registry import AccountCreate, DeviceCreate, DevicePublic, SignupResponse
+from .services import Services
+
+SIGNUP_SCOPES = ("read", "write")
+SECRET_HEADER = "X-Lorakeet-Secret"  # noqa: S105 - a header name, not a secret
+
+
+def sign_up(services: Services, viewer: Viewer, body: AccountCreate) -> SignupResponse:
+    """Create an account and its first read/write key; the key is shown only in this response."""
+    if not services.settings.api.open_signup and not viewer.is_admin:
+        raise HTTPException(status_code=403, detail="sign-up is closed: ask an admin for an account")
+    try:
+        acc = services.registry.create_account(body.name, body.email)
+    except ConflictError as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None
+    key = new_key()
+    row = services.registry.create_key(
+        acc.id, name="default", key_hash=hash_key(key), prefix=key[:8], scopes=SIGNUP_SCOPES
+    )
+    services.registry.audit(viewer.account_id or acc.id, "account.create", f"account:{acc.id}")
+    return SignupResponse(account=account_public(acc), key=key, key_info=key_public(row))
+
+
+def register_device(services: Services, viewer: Viewer, body: DeviceCreate) -> DevicePublic:
+    """Register a device you own; an auto-registered one must be claimed instead."""
+    check_decoder(services, viewer, body.decoder)
+    key = DeviceKey(body.application_id, body.device_id)
+    fields = body.model_dump(exclude={"application_id", "device_id"})
+    changes = device_changes({**fields, "owner_id": viewer.account_id, "source": "registered"})
+    try:
+        row = services.registry.create_device(key, changes)
+    except ConflictError:
+        raise HTTPException(
+            status_code=409, detail=f"device {key.uid!r} exists already; unowned devices can be claimed"
+        ) from None
+    services.registry.audit(viewer.account_id, "device.create", f"device:{key.uid}")
+    return device_public(row, viewer)
+
+
+def set_application_secret(
+    services: Services, viewer: Viewer, body: ApplicationSecretRequest
+) -> ApplicationSecretPublic:
+    """Create or replace the secret TTS sends for ``application_id`` (shown only now).
+
+    Allowed to admins, to the account that owns the secret, and (for a first secret) to an
+    account that owns every registered device of the application, at least one: a secret
+    lets its holder write readings for every device of the application."""
+    app_id = body.application_id
+    existing = services.registry.get_application_secret(app_id)
+    if not viewer.is_admin:
+        if existing is not None and existing.owner_id is not None:
+            allowed = existing.owner_id == viewer.account_id
+        else:
+            rows, _ = services.registry.find_devices(DeviceFilter(application_ids=(app_id,)), limit=100_000)
+            allowed = bool(rows) and all(r.owner_id == viewer.account_id for r in rows)
+        if not allowed:
+            raise HTTPException(status_code=403, detail=f"application {app_id!r} is not yours")
+    secret = body.secret or secrets.token_urlsafe(32)
+    owner = existing.owner_id if existing is not None and existing.owner_id is not None else viewer.account_id
+    services.registry.set_application_secret(app_id, hash_secret(secret), owner)
+    services.registry.audit(viewer.account_id, "ingest.secret.set", f"application:{app_id}")
+    return ApplicationSecretPublic(application_id=app_id, secret=secret)
+
+
+def check_decoder(services: Services, viewer: Viewer, decoder: str | None) -> None:
+    """A built-in decoder name or ``js:<codec id>`` of a codec the viewer may use; else 422."""
+    if decoder is None or decoder in DECODERS:
+        return
+    if decoder.startswith("js:") and decoder[3:].isdigit() and len(decoder) < 14:
+        codec = services.registry.get_codec(int(decoder[3:]))
+        if codec is not None and (
+            codec.owner_id is None or codec.owner_id == viewer.account_id or viewer.is_admin
+        ):
+            return
+        raise HTTPException(status_code=422, detail=f"no codec {decoder!r} you may use")
+    raise HTTPException(
+        status_code=422,
+        detail=f"unknown decoder {decoder!r}: use one of {', '.join(sorted(DECODERS))} or js:<id>",
+    )
+
+
+def device_changes(fields: dict[str, Any]) -> DeviceChanges:
+    """The changes a validated request body (``model_dump``) asks for; a location is two fields."""
+    out = dict(fields)
+    if "location" in out:
+        loc = out.pop("location")
+        out["latitude"] = loc["latitude"] if loc else None
+        out["longitude"] = loc["longitude"] if loc else None
+    return DeviceChanges(**out)
+
+
+def hash_secret(secret: str) -> str:
+    """The hex SHA-256 the registry keeps instead of the secret."""
+    return hashlib.sha256(secret.encode()).hexdigest()
