@@ -23,7 +23,7 @@ from .influx_latest import LatestIndex
 from .influx_reads import InfluxReads, _where
 from .influx_reads import quote_ident as quote_ident  # re-exported
 from .influx_reads import quote_literal as quote_literal  # re-exported
-from .line_protocol import uplink_lines
+from .line_protocol import rejected_lines, uplink_lines
 from .protocols import PointsRefused, StoreError
 from .records import (
     DeviceKey,
@@ -164,16 +164,7 @@ class InfluxStore(InfluxReads):
 
     def write_rejected(self, batch: Sequence[RejectedMessage]) -> None:
         """Keep unparseable messages in the ``rejected`` measurement."""
-        from .line_protocol import escape_tag, field_value
-
-        self.write_lines(
-            [
-                f"rejected,source={escape_tag(m.source)} topic={field_value(m.topic)},"
-                f"body={field_value(m.body.decode('utf-8', 'replace'))},error={field_value(m.error)} "
-                f"{m.received_at_ns}"
-                for m in batch
-            ]
-        )
+        self.write_lines(rejected_lines(batch))
 
     def delete_device(self, device: DeviceKey) -> None:
         """Drop every series of a device."""

@@ -20,7 +20,7 @@ import orjson
 
 from lorakeet.decoders import Value
 
-from .records import StoredUplink
+from .records import RejectedMessage, StoredUplink
 
 _TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n"})
 _STR_ESCAPES = str.maketrans({'"': r"\"", "\\": "\\\\"})
@@ -99,3 +99,21 @@ def uplink_lines(stored: StoredUplink) -> Iterable[str]:
         meta += f",warnings={field_value(chr(10).join(stored.warnings))}"
     series = _series("uplink", u.application_id, u.device_id, stored.kind)
     yield f"{series} {meta} {u.received_at_ns}"
+
+
+def rejected_lines(batch: Iterable[RejectedMessage]) -> list[str]:
+    """Lines of the ``rejected`` measurement; messages that arrived in the same nanosecond go
+    1 ns apart (a point's time and tags identify it: they would overwrite each other)."""
+    lines: list[str] = []
+    used: set[tuple[str, int]] = set()
+    for m in batch:
+        t = m.received_at_ns
+        while (m.source, t) in used:
+            t += 1
+        used.add((m.source, t))
+        body = field_value(m.body.decode("utf-8", "replace"))
+        lines.append(
+            f"rejected,source={escape_tag(m.source)} topic={field_value(m.topic)},body={body},"
+            f"error={field_value(m.error)} {t}"
+        )
+    return lines
