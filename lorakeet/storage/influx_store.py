@@ -159,7 +159,16 @@ class InfluxStore(InfluxReads):
         except (TypeError, ValueError, OverflowError) as exc:  # e.g. an integer orjson cannot hold
             raise PointsRefused(f"not representable in line protocol: {exc}") from exc
         latest, pending = self._latest.prepare(batch)
-        self.write_lines(lines + latest if latest else lines)
+        try:
+            self.write_lines(lines + latest if latest else lines)
+        except PointsRefused:
+            if not latest:
+                raise
+            # the readings alone decide: a ``latest`` point refused (a retention policy shorter
+            # than its day) must not dead-letter the uplinks; the index is then left as it was
+            self.write_lines(lines)
+            log.warning("InfluxDB refused latest-value points; readings stored, latest values not updated")
+            return
         self._latest.commit(pending)
 
     def write_rejected(self, batch: Sequence[RejectedMessage]) -> None:
