@@ -15,6 +15,7 @@ from . import (
     digital_matter,
     dingtek,
     dragino,
+    elsys,
     lorakeet_devices,
     milesight,
     netvox,
@@ -70,6 +71,8 @@ _ENTRIES: tuple[DecoderInfo, ...] = (
     DecoderInfo("netvox_r831a", netvox.decoder_for("R831A"), "Netvox R831A relay controller", "light"),
     DecoderInfo("netvox_r718g", netvox.decoder_for("R718G"), "Netvox R718G light sensor", "light"),
     DecoderInfo("netvox_r72615a", netvox.decoder_for("R726 series"), "Netvox R726 series air/water station"),
+    # Elsys (elsys.py): one TLV format for the whole range
+    DecoderInfo("elsys", elsys.decode, "Elsys ERS / ELT / EMS range: the Elsys TLV payload"),
     # Digital Matter (digital_matter.py) and comtac (comtac.py): GPS trackers
     DecoderInfo("digital_matter_oyster", digital_matter.decode, "Digital Matter Oyster tracker", "tracker"),
     DecoderInfo("comtac_lpn_td1", comtac.decode, "comtac LPN TD1 GPS/Wi-Fi tracker", "tracker"),
