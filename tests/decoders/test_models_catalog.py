@@ -59,7 +59,7 @@ def test_every_vector_model_and_every_native_decoder_has_a_model() -> None:
     natives = {
         name
         for name, info in DECODERS.items()
-        if name.split("_")[0] in ("dragino", "milesight", "dingtek", "netvox", "digital", "comtac")
+        if name.split("_")[0] in ("dragino", "milesight", "dingtek", "netvox", "digital", "comtac", "elsys")
         and name != "netvox"
     }
     assert natives <= used, f"native decoders without a model: {sorted(natives - used)}"
