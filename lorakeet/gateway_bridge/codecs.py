@@ -11,13 +11,12 @@ band) to its codec and compiles it in the same sandbox as uploaded codecs.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from lorakeet.decoders import Decoder, UnknownDecoderError, get_decoder
+from lorakeet.ttlcache import TtlCache
 
 if TYPE_CHECKING:
     from lorakeet.decoders.device_repo import ModelCodec
@@ -88,30 +87,25 @@ def make_resolver(
     Raises UnknownDecoderError for an unknown name or codec id and CodecError when a
     stored codec does not compile (the pipeline stores the uplink raw with that error).
     """
-    cache: dict[int, tuple[float, str, Decoder]] = {}  # id -> (checked at, source, compiled)
-    lock = threading.Lock()
+    cache: TtlCache[int, tuple[str, Decoder]] = TtlCache(ttl, max_cached)  # id -> (source, compiled)
 
     def resolve(name: str) -> Decoder:
         codec_id = js_codec_id(name)
         if codec_id is None:
             return get_decoder(name)
-        now = time.monotonic()
-        with lock:
-            hit = cache.get(codec_id)
-        if hit is not None and now - hit[0] < ttl:
-            return hit[2]
+        hit = cache.get(codec_id)
+        if hit is not None:
+            return hit[1]
         row = registry.get_codec(codec_id)
         if row is None:
             raise UnknownDecoderError(name)
         source = row.source
-        if hit is not None and hit[1] == source:
-            decoder = hit[2]
+        stale = cache.get_stale(codec_id)  # unchanged source: keep the compiled codec
+        if stale is not None and stale[0] == source:
+            decoder = stale[1]
         else:
             decoder = compile_js(source, name, host)  # CodecError propagates: stored raw with that error
-        with lock:
-            if codec_id not in cache and len(cache) >= max_cached:
-                cache.pop(next(iter(cache)))
-            cache[codec_id] = (now, source, decoder)
+        cache.put(codec_id, (source, decoder))
         return decoder
 
     return resolve
