@@ -147,6 +147,60 @@ def set_map(
     errors.print("stored; the bridge uses it within 30 s. Re-decode history with: lorakeet redecode DEVICE")
 
 
+@models_app.command("device")
+def device_rules(
+    device: Annotated[str, typer.Argument(help="application_id.device_id")],
+    field: Annotated[
+        list[str] | None,
+        typer.Option(help="PATH=QUANTITY[:UNIT[:SCALE]], e.g. Distance=distance:mm (repeatable)"),
+    ] = None,
+    remove: Annotated[list[str] | None, typer.Option(help="a path whose model rule is dropped")] = None,
+    unset: Annotated[
+        list[str] | None, typer.Option(help="a path of the device's own rules to forget")
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="forget all the device's own rules")] = False,
+) -> None:
+    """Show or change one device's own field rules (they win over its model's)."""
+    from lorakeet.decoders.models import ModelFileError, rules_from_json
+    from lorakeet.storage.records import DeviceKey
+    from lorakeet.storage.registry import DeviceChanges, Registry
+
+    try:
+        key = DeviceKey.from_uid(device)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    reg = Registry(Settings().registry_url)
+    try:
+        row = reg.get_row(key)
+        if row is None:
+            errors.print(f"no device {device}")
+            raise typer.Exit(1)
+        fields: dict[str, Any] = {} if clear else dict(row.field_map)
+        for p in unset or []:
+            fields.pop(p, None)
+        fields.update(_rule(f) for f in field or [])
+        fields.update((p, None) for p in remove or [])
+        changed = clear or bool(field or remove or unset)
+        if changed:
+            try:
+                rules_from_json(fields, f"device {device}")
+            except ModelFileError as exc:
+                raise typer.BadParameter(str(exc)) from None
+            reg.update_device(key, DeviceChanges(field_map=fields))
+            reg.audit(None, "device.update", f"device:{device}", {"fields": ["field_map"]})
+        model = f"{row.brand_id}/{row.model_id}" if row.brand_id else "no model"
+        console.print(f"{device} ({model}), kind {row.kind}, decoder {row.decoder or 'none'}")
+        table = Table("field", "quantity", "unit", "scale")
+        for path, rule in sorted(fields.items()):
+            if rule is None:
+                table.add_row(path, "(model rule removed)", "", "")
+            else:
+                table.add_row(path, rule["quantity"], rule.get("unit") or "", f"{rule.get('scale', 1.0):g}")
+        console.print(table)
+    finally:
+        reg.close()
+
+
 @models_app.command("delete")
 def delete(brand: str, model: str, owner: Owner = None) -> None:
     """Remove the shared map of a model (or ``--owner``'s); the shipped model stays."""

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from lorakeet.cli import app
 from lorakeet.decoders.models import FieldRule
+from lorakeet.storage.records import DeviceKey, DeviceModel
 from lorakeet.storage.registry import Registry
 
 
@@ -64,3 +65,36 @@ def test_check_validates_a_directory_of_vendor_files(tmp_path: Path) -> None:
     )
     code, out = run("check", str(tmp_path))
     assert code == 1 and "acme.toml" in out and "al-1" in out and "distanse" in out
+
+
+def test_device_rules_are_set_shown_and_cleared(registry_url: str) -> None:
+    reg = Registry(registry_url)
+    try:
+        reg.ensure_device(DeviceKey("town", "lvl"), None, DeviceModel("dragino", "ldds75"), decoded=True)
+    finally:
+        reg.close()
+    code, out = run("device", "town.lvl", "--field", "Distance=distance:cm:10", "--remove", "Bat")
+    assert code == 0, out
+    assert "dragino/ldds75" in out and "cm" in out and "model rule removed" in out
+    reg = Registry(registry_url)
+    try:
+        row = reg.get_row(DeviceKey("town", "lvl"))
+        assert row is not None
+        assert row.field_map == {
+            "Distance": {"quantity": "distance", "unit": "cm", "scale": 10.0},
+            "Bat": None,
+        }
+    finally:
+        reg.close()
+    code, out = run("device", "town.lvl", "--field", "x=nope")
+    assert code != 0 and "unknown quantity 'nope'" in out
+    assert run("device", "town.lvl", "--unset", "Bat")[0] == 0
+    assert run("device", "town.lvl", "--clear")[0] == 0
+    reg = Registry(registry_url)
+    try:
+        row = reg.get_row(DeviceKey("town", "lvl"))
+        assert row is not None and row.field_map == {}
+    finally:
+        reg.close()
+    assert run("device", "town.nobody")[0] == 1
+    assert run("device", "not-a-uid")[0] != 0
