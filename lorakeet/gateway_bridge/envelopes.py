@@ -1,5 +1,9 @@
 """Envelope parsing: TTS v3 and ChirpStack v4 JSON in, one frozen :class:`Uplink` out.
 
+This module parses The Things Stack's envelopes and re-exports the ChirpStack parser
+(:mod:`.chirpstack_envelope`); what both share is in :mod:`.envelope_common`, the ranges
+every uplink is checked against in :mod:`.validate`.
+
 The Things Stack omits empty fields (``f_cnt: 0`` is absent), sends ``frequency`` as a
 string, moved ``coding_rate`` into ``data_rate.lora`` and may drop ``decoded_payload``;
 these models accept all of that. MQTT and webhooks carry the same body.
@@ -10,52 +14,48 @@ parse to :class:`OtherEvent` so the caller can log and skip them.
 
 from __future__ import annotations
 
-import binascii
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from lorakeet.storage.records import ID_PATTERN, DeviceModel, Uplink, is_valid_id
-from lorakeet.timefmt import parse_rfc3339_ns
 
+from .chirpstack_envelope import ChirpStackUp, parse_chirpstack, profile_model
+from .envelope_common import Model, OtherEvent, b64, id_text, summary, time_ns
 from .validate import EnvelopeError, OutOfRange, check_bandwidth
 
-__all__ = ["EnvelopeError", "OtherEvent", "OutOfRange", "parse_chirpstack", "parse_tts"]
-
-
-@dataclass(frozen=True, slots=True)
-class OtherEvent:
-    """A recognised non-uplink event (join, downlink status, location, ...)."""
-
-    kind: str
-    application_id: str
-    device_id: str
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+__all__ = [
+    "ChirpStackUp",
+    "EnvelopeError",
+    "OtherEvent",
+    "OutOfRange",
+    "parse_chirpstack",
+    "parse_tts",
+    "parse_tts_validated",
+    "profile_model",
+    "version_model",
+]
 
 
 # --- The Things Stack v3 ---------------------------------------------------------------
 
 
-class _TtsAppIds(_Model):
+class _TtsAppIds(Model):
     application_id: str = Field(pattern=ID_PATTERN)
 
 
-class _TtsDeviceIds(_Model):
+class _TtsDeviceIds(Model):
     device_id: str = Field(pattern=ID_PATTERN)
     application_ids: _TtsAppIds
     dev_eui: str | None = None
 
 
-class _TtsGatewayIds(_Model):
+class _TtsGatewayIds(Model):
     gateway_id: str = ""
 
 
-class _TtsRx(_Model):
+class _TtsRx(Model):
     gateway_ids: _TtsGatewayIds = _TtsGatewayIds()
     rssi: float | None = None
     channel_rssi: float | None = None
@@ -63,26 +63,26 @@ class _TtsRx(_Model):
     time: str | None = None
 
 
-class _TtsLora(_Model):
+class _TtsLora(Model):
     spreading_factor: int | None = None
     bandwidth: int | None = None
 
 
-class _TtsDataRate(_Model):
+class _TtsDataRate(Model):
     lora: _TtsLora | None = None
 
 
-class _TtsSettings(_Model):
+class _TtsSettings(Model):
     data_rate: _TtsDataRate | None = None
     frequency: int | None = None  # a JSON string in TTS; pydantic's lax mode converts it
 
 
-class _TtsUplinkMessage(_Model):
+class _TtsUplinkMessage(Model):
     f_port: int = Field(0, ge=0, le=255)
     f_cnt: int = Field(0, ge=0)
     frm_payload: str = ""
     decoded_payload: dict[str, Any] | None = None
-    rx_metadata: list[_TtsRx] = []
+    rx_metadata: list[_TtsRx] = Field(default_factory=list)
     settings: _TtsSettings | None = None
     received_at: str | None = None
     version_ids: Any = None
@@ -102,7 +102,7 @@ _TTS_OTHER_EVENTS = (
 )
 
 
-class TtsApplicationUp(_Model):
+class TtsApplicationUp(Model):
     """The Things Stack v3 ``ApplicationUp`` as published on MQTT and POSTed by webhooks."""
 
     end_device_ids: _TtsDeviceIds
@@ -120,58 +120,15 @@ class TtsApplicationUp(_Model):
     uplink_normalized: dict[str, Any] | None = None
 
 
-def _b64(text: str) -> bytes:
-    try:
-        return binascii.a2b_base64(text, strict_mode=True)
-    except (binascii.Error, ValueError) as exc:
-        raise EnvelopeError(f"payload is not valid base64: {exc}") from exc
-
-
-def _time_ns(*candidates: str | None) -> tuple[int, bool]:
-    for c in candidates:
-        if c:
-            try:
-                return parse_rfc3339_ns(c), True
-            except (ValueError, OverflowError) as exc:
-                raise EnvelopeError(str(exc)) from exc
-    return 0, False
-
-
 _VERSION_KEYS = ("brand_id", "model_id", "hardware_version", "firmware_version", "band_id")
-
-
-def _id_text(value: object) -> str | None:
-    """A short printable string, else None: a model id never rejects an uplink."""
-    if type(value) is str and 0 < len(value) <= 100 and value.isprintable():
-        return value
-    return None
 
 
 def version_model(ids: object) -> DeviceModel | None:
     """TTS ``version_ids`` as a DeviceModel; unusable entries are left out, never an error."""
     if type(ids) is not dict:
         return None
-    found = [_id_text(ids.get(k)) for k in _VERSION_KEYS]
+    found = [id_text(ids.get(k)) for k in _VERSION_KEYS]
     return DeviceModel(*found) if any(found) else None
-
-
-def profile_model(info: _CsDeviceInfo) -> DeviceModel | None:
-    """ChirpStack's device profile and the device's tags (``brand_id``/``model_id``)."""
-    tags = info.tags if isinstance(info.tags, dict) else {}
-
-    def tag(*names: str) -> str | None:
-        return next((v for v in (_id_text(tags.get(n)) for n in names) if v), None)
-
-    model = DeviceModel(
-        brand_id=tag("brand_id", "brand", "vendor"),
-        model_id=tag("model_id", "model"),
-        hardware_version=tag("hardware_version"),
-        firmware_version=tag("firmware_version"),
-        band_id=tag("band_id"),
-        profile_name=_id_text(info.deviceProfileName),
-        profile_id=_id_text(info.deviceProfileId),
-    )
-    return model if any(model) else None
 
 
 def _tts_uplink(up: TtsApplicationUp, source: str) -> Uplink | OtherEvent:
@@ -185,7 +142,7 @@ def _tts_uplink(up: TtsApplicationUp, source: str) -> Uplink | OtherEvent:
         return OtherEvent("unknown", app, ids.device_id)
     rx = msg.rx_metadata
     first_rx = rx[0] if rx else None
-    received_at_ns, from_network = _time_ns(
+    received_at_ns, from_network = time_ns(
         up.received_at, msg.received_at, first_rx.time if first_rx else None
     )
     settings = msg.settings
@@ -199,7 +156,7 @@ def _tts_uplink(up: TtsApplicationUp, source: str) -> Uplink | OtherEvent:
         received_at_ns=received_at_ns,
         f_port=msg.f_port,
         f_cnt=msg.f_cnt,
-        payload=_b64(msg.frm_payload),
+        payload=b64(msg.frm_payload),
         dev_eui=ids.dev_eui.lower() if ids.dev_eui else None,
         rssi=(best.rssi if best.rssi is not None else best.channel_rssi) if best else None,
         snr=best.snr if best else None,
@@ -295,7 +252,7 @@ def _fast_tts(body: bytes | bytearray | str, source: str) -> Uplink:
     times = (d.get("received_at"), msg.get("received_at"), first_time)
     if any(t is not None and type(t) is not str for t in times):
         raise _NotFast
-    received_at_ns, from_network = _time_ns(*times)
+    received_at_ns, from_network = time_ns(*times)
     rssi = None
     if best is not None:
         rssi = _opt_num(best.get("rssi"))
@@ -308,7 +265,7 @@ def _fast_tts(body: bytes | bytearray | str, source: str) -> Uplink:
         received_at_ns,
         f_port,
         f_cnt,
-        _b64(payload),
+        b64(payload),
         eui.lower() if eui else None,
         rssi,
         best_snr,
@@ -334,102 +291,5 @@ def parse_tts_validated(body: bytes | bytearray | str, source: str = "ttn") -> U
     try:
         up = TtsApplicationUp.model_validate_json(body)
     except ValidationError as exc:
-        raise EnvelopeError(_summary(exc)) from exc
+        raise EnvelopeError(summary(exc)) from exc
     return _tts_uplink(up, source)
-
-
-# --- ChirpStack v4 ---------------------------------------------------------------------
-
-
-class _CsDeviceInfo(_Model):
-    applicationId: str = Field(pattern=ID_PATTERN)
-    devEui: str = Field(pattern=r"^[0-9A-Fa-f]{16}$")
-    deviceName: str | None = None
-    deviceProfileId: Any = None
-    deviceProfileName: Any = None
-    tags: Any = None
-
-
-class _CsRx(_Model):
-    gatewayId: str = ""
-    rssi: float | None = None
-    snr: float | None = None
-    nsTime: str | None = None
-
-
-class _CsLora(_Model):
-    spreadingFactor: int | None = None
-    bandwidth: int | None = None
-
-
-class _CsModulation(_Model):
-    lora: _CsLora | None = None
-
-
-class _CsTxInfo(_Model):
-    frequency: int | None = None
-    modulation: _CsModulation | None = None
-
-
-class ChirpStackUp(_Model):
-    """ChirpStack v4 ``UplinkEvent`` (protobuf JSON, camelCase)."""
-
-    deviceInfo: _CsDeviceInfo
-    time: str | None = None
-    fCnt: int = Field(0, ge=0)
-    fPort: int = Field(0, ge=0, le=255)
-    data: str = ""
-    object: dict[str, Any] | None = None
-    rxInfo: list[_CsRx] = []
-    txInfo: _CsTxInfo | None = None
-
-
-def parse_chirpstack(body: bytes | bytearray | str, event: str = "up") -> Uplink | OtherEvent:
-    """Parse a ChirpStack v4 event body for ``event`` (from the topic); raises EnvelopeError."""
-    if event != "up":
-        try:
-            info = _CsEventOnly.model_validate_json(body).deviceInfo
-        except ValidationError as exc:
-            raise EnvelopeError(_summary(exc)) from exc
-        return OtherEvent(event, info.applicationId, info.devEui.lower())
-    try:
-        up = ChirpStackUp.model_validate_json(body)
-    except ValidationError as exc:
-        raise EnvelopeError(_summary(exc)) from exc
-    info = up.deviceInfo
-    rx = up.rxInfo
-    best = max(rx, key=lambda r: r.snr if r.snr is not None else -99.0, default=None)
-    received_at_ns, from_network = _time_ns(up.time, rx[0].nsTime if rx else None)
-    tx = up.txInfo
-    lora = tx.modulation.lora if tx and tx.modulation else None
-    check_bandwidth(lora.bandwidth if lora else None)
-    return Uplink(
-        source="chirpstack",
-        application_id=info.applicationId,
-        device_id=info.devEui.lower(),
-        received_at_ns=received_at_ns,
-        f_port=up.fPort,
-        f_cnt=up.fCnt,
-        payload=_b64(up.data),
-        dev_eui=info.devEui.lower(),
-        rssi=best.rssi if best else None,
-        snr=best.snr if best else None,
-        spreading_factor=lora.spreadingFactor if lora else None,
-        frequency=tx.frequency if tx else None,
-        gateways=tuple(dict.fromkeys(r.gatewayId for r in rx if r.gatewayId)),
-        network_decoded=up.object,
-        time_from_network=from_network,
-        device_model=profile_model(info),
-    )
-
-
-class _CsEventOnly(_Model):
-    deviceInfo: _CsDeviceInfo
-
-
-def _summary(exc: ValidationError) -> str:
-    errs = exc.errors(include_url=False)
-    first = errs[0]
-    where = ".".join(str(p) for p in first["loc"]) or "body"
-    more = f" (+{len(errs) - 1} more)" if len(errs) > 1 else ""
-    return f"{where}: {first['msg']}{more}"
