@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from lorakeet.gateway_bridge.bridge import make_pipeline
+from lorakeet.gateway_bridge.compose import make_pipeline
 from lorakeet.gateway_bridge.demo_fleet import register_fleet
 from lorakeet.gateway_bridge.pipeline import Inbound
 from lorakeet.gateway_bridge.sim_town import (
