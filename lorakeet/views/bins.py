@@ -160,20 +160,30 @@ class BinState:
     reason: str
 
 
-def bin_state(
-    samples: Sequence[FillSample],
-    threshold_pct: float,
-    deadline_ns: int,
-    *,
-    min_drop: float = EMPTY_DROP_PCT,
-) -> BinState:
-    """Assess one bin from its fill readings (oldest first) against a collection deadline."""
+@dataclass(frozen=True, slots=True)
+class FillTrend:
+    """What a bin's history says, independent of thresholds and deadlines (cached per bin)."""
+
+    latest: FillSample
+    fit: Fit | None
+    last_emptied_ns: int | None
+
+
+def fill_trend(samples: Sequence[FillSample], min_drop: float = EMPTY_DROP_PCT) -> FillTrend | None:
+    """The latest reading, the pooled fit and the last emptying; None without readings."""
     if not samples:
-        return BinState(None, None, threshold_pct, None, None, None, None, False, "no readings")
-    latest = samples[-1]
+        return None
     found = emptyings(samples, min_drop)
-    last_emptied = samples[found[-1]].time_ns if found else None
-    fit = pooled_fit(samples, min_drop)
+    return FillTrend(
+        samples[-1], pooled_fit(samples, min_drop), samples[found[-1]].time_ns if found else None
+    )
+
+
+def assess(trend: FillTrend | None, threshold_pct: float, deadline_ns: int) -> BinState:
+    """A bin's state from its trend against a threshold and a collection deadline (cheap)."""
+    if trend is None:
+        return BinState(None, None, threshold_pct, None, None, None, None, False, "no readings")
+    latest, fit = trend.latest, trend.fit
     rate = fit.rate_pct_per_h if fit else None
     full_at = _not_before(fit.time_at(100.0), latest) if fit else None
     at_threshold = _not_before(fit.time_at(threshold_pct), latest) if fit else None
@@ -190,10 +200,21 @@ def bin_state(
         rate,
         full_at,
         at_threshold,
-        last_emptied,
+        trend.last_emptied_ns,
         needs,
         reason,
     )
+
+
+def bin_state(
+    samples: Sequence[FillSample],
+    threshold_pct: float,
+    deadline_ns: int,
+    *,
+    min_drop: float = EMPTY_DROP_PCT,
+) -> BinState:
+    """Assess one bin from its fill readings (oldest first) against a collection deadline."""
+    return assess(fill_trend(samples, min_drop), threshold_pct, deadline_ns)
 
 
 def _not_before(t: int | None, latest: FillSample) -> int | None:

@@ -11,7 +11,8 @@ from lorakeet.storage.records import DeviceKey, LatestValue
 from lorakeet.storage.registry import Device, DeviceFilter, Registry
 
 from .activity import DEFAULT_SILENCE_FACTOR, is_silent, median_interval_ns
-from .bins import DEFAULT_THRESHOLD_PCT, BinState, FillSample, bin_state, threshold_of
+from .bin_history import FillHistory, history_of
+from .bins import DEFAULT_THRESHOLD_PCT, BinState, FillSample, assess, threshold_of
 from .boats import Position, Ring, inside, polygon_from_metadata, position_of
 from .lights import LightState, light_state
 
@@ -110,11 +111,19 @@ def bin_views(
     """Every bin ``f`` lets through, fullest first (bins without readings last)."""
     rows = devices_of_kind(registry, "bin", f)
     latest = store.latest_many([r.key for r in rows])
+    history = (
+        history_of(store) if lookback_ns == BIN_LOOKBACK_NS else FillHistory(store, lookback_ns=lookback_ns)
+    )
     out = []
     for row in rows:
         lv = latest.get(row.key, [])
-        samples = fill_samples(store, row.key, now_ns, lookback_ns)
-        state = bin_state(samples, threshold_of(row.metadata, default_threshold), deadline_ns)
+        fill = next((v for v in lv if v.key == "fill_pct"), None)
+        trend = (
+            history.trend(row.key, FillSample(fill.time_ns, float(fill.value)), now_ns)
+            if fill is not None and isinstance(fill.value, int | float) and not isinstance(fill.value, bool)
+            else None
+        )
+        state = assess(trend, threshold_of(row.metadata, default_threshold), deadline_ns)
         battery = values_of(lv).get("battery")
         out.append(
             BinView(
