@@ -204,3 +204,17 @@ def test_a_connected_application_shows_its_bins_without_registering_them(
     assert dev["firmware_version"] == "1.1.4" and dev["band_id"] == "EU_863_870"
     probe = client.get("/v1/devices/council-bins.probe", headers=admin.headers).json()
     assert probe["kind"] == "other" and probe["model_id"] == "lht65"
+
+
+def test_the_registration_form_gives_the_device_its_model() -> None:
+    from lorakeet.api.web.hobbyist import device_create
+
+    body = device_create({"application_id": "town", "device_id": "bin-9", "model": "dragino/ldds75"})
+    assert (body.brand_id, body.model_id, body.kind, body.decoder) == (
+        "dragino",
+        "ldds75",
+        "bin",
+        "dragino_ldds75",
+    )
+    plain = device_create({"application_id": "town", "device_id": "x"})
+    assert plain.brand_id is None and plain.kind == "other"

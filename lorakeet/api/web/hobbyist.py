@@ -173,8 +173,8 @@ def device_create(fields: dict[str, str]) -> DeviceCreate:
         "visibility": fields.get("visibility", "private"),
         "licence": fields.get("licence") or None,
     }
-    if model is not None:
-        body["metadata"] = {"brand_id": model.brand_id, "model_id": model.model_id}
+    if model is not None:  # the device's model: its field map applies to the device's uplinks
+        body["brand_id"], body["model_id"] = model.brand_id, model.model_id
     lat, lon = fields.get("latitude", ""), fields.get("longitude", "")
     if lat or lon:
         body["location"] = {"latitude": _number(lat, "latitude"), "longitude": _number(lon, "longitude")}
