@@ -254,7 +254,7 @@ def test_truncated(payload: str, f_port: int) -> None:
     [
         ("01ee012401012c32000000", 6, "device type"),
         ("02b1012401012c32000000", 6, "version"),
-        ("01b1072401012c32000000", 6, "report type"),
+        ("010e072401012c32000000", 6, "report type 0x07: its layout is device specific"),  # R809A, mains
         ("8fb1000000000000000000", 7, "command"),
         ("810e000000000000000000", 7, ""),  # sanity: known command decodes (no raise)
     ],
@@ -363,3 +363,41 @@ def test_layouts_fit_the_report_body() -> None:
             for f in layout.fields:
                 size = f.size if isinstance(f, netvox.Field) else 1
                 assert f.offset + size <= netvox.REPORT_SIZE - 3, (spec.model, f.name)
+
+
+# --- degrading gracefully: unknown device types and report types ---------------------------
+
+
+def test_unknown_device_type_startup_report_is_read_with_a_warning() -> None:
+    r = _d("01ee000a02202008110000")
+    assert r.as_dict() == {"firmware_version": "1", "status": "startup hw 2 date 20200811"}
+    assert any("unknown Netvox device type 0xee" in w for w in r.warnings)
+
+
+def test_unknown_device_type_common_command_responses_are_read() -> None:
+    r = _d("82ee003c0e1000000000", 7)
+    assert r.as_dict() == {"status": "ReadConfigReportRsp", "interval": 3600.0}
+    assert any("device type 0xee" in w for w in r.warnings)
+    assert _d("81ee000000000000000000", 7).as_dict() == {"status": "ConfigReportRsp: Success"}
+    with pytest.raises(PayloadFormatError, match="command response 0x83"):
+        _d("83ee000000000000000000", 7)
+
+
+@pytest.mark.parametrize("name", sorted(CODECS.values()))
+def test_unknown_device_type_data_report_is_never_read(name: str) -> None:
+    with pytest.raises(
+        PayloadFormatError, match="device type 0xee report type 0x01: its layout is device specific"
+    ):
+        DECODERS[name].decode(bytes.fromhex("01ee012401012c32000000"), 6, DEFAULT_CONTEXT)
+
+
+def test_known_battery_device_unknown_report_type_keeps_its_battery() -> None:
+    r = _d("01b1072401012c32000000")  # R718PE, report type 0x07 (not in its document)
+    assert r.as_dict() == {"battery_voltage": pytest.approx(3.6)}
+    assert any("unknown R718PE report type 0x07: only the battery read" in w for w in r.warnings)
+
+
+def test_bytes_after_the_report_warn() -> None:
+    r = _d("01b1012401012c32000000" + "ff")
+    assert r.as_dict()["fill_pct"] == 50.0
+    assert any("1 byte(s) after the 11-byte report ignored" in w for w in r.warnings)
