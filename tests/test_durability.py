@@ -239,3 +239,24 @@ def test_webhook_threads_are_not_blocked_by_a_crash() -> None:
         p.stop()
     assert len(acks) == 60 and all(a is None for a in acks)
     assert sorted({s.uplink.f_cnt for s in w.stored}) == list(range(60))
+
+
+def test_a_store_outage_without_spool_shows_in_health(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("lorakeet.gateway_bridge.pipeline.STALL_S", 0.1)
+    w = PickyWriter(set())
+    w.fail_next = 1_000_000  # down
+    p = pipeline(w)
+    acks: list[BaseException | None] = []
+    p.start()
+    try:
+        p.submit(up(1, acks))
+        deadline = time.monotonic() + 5
+        while not p.health() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        (problem,) = p.health()
+        assert "1 messages have waited" in problem and acks == []  # nothing acknowledged early
+        w.fail_next = 0
+        assert p.wait_idle(5)
+        assert p.health() == [] and acks == [None]
+    finally:
+        p.stop()

@@ -43,6 +43,8 @@ MAX_BODY = 64 * 1024
 """Largest message body parsed (TTS uplinks are a few KiB); larger ones are rejected."""
 RESTART_INITIAL_S = 0.5
 RESTART_MAX_S = 10.0
+STALL_S = 10.0
+"""A batch in flight longer than this (the store not answering, no spool) is reported by health()."""
 TOLERANT_AFTER = 2
 """Crashes on the same batch after which unexpected store errors count as refused points."""
 
@@ -94,6 +96,7 @@ class Pipeline:
         self._idle = threading.Condition()
         self._finished = 0  # messages processed, against queue.accepted
         self._in_flight: list[Inbound] = []  # taken from the queue, not yet acknowledged
+        self._batch_since = 0.0  # when the in-flight batch was taken (monotonic)
         self._retries = 0  # times the in-flight batch was taken up again after a crash
         self._crash: BaseException | None = None
         self._down = ""  # why the consumer is not consuming, empty while it is
@@ -161,6 +164,13 @@ class Pipeline:
         problems: list[str] = []
         if self._down:
             problems.append(self._down)
+        elif self._thread is not None and not self._thread.is_alive() and not self._stopping.is_set():
+            problems.append("pipeline thread is not running")
+        waited = time.monotonic() - self._batch_since if self._in_flight else 0.0
+        if waited > STALL_S:
+            problems.append(
+                f"{len(self._in_flight)} messages have waited {waited:.0f}s for the store (not acknowledged)"
+            )
         if self.stats.blocked:
             problems.append(f"store blocked: {self.stats.blocked}")
         return problems
@@ -205,6 +215,7 @@ class Pipeline:
             if not batch:
                 self._down = ""
                 batch = self.queue.get_batch(self.batch_size, self.flush_interval, idle_timeout=0.5)
+                self._batch_since = time.monotonic()
                 self._in_flight = batch
             if not batch:
                 if self.queue.closed:

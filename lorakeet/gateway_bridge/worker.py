@@ -38,6 +38,8 @@ from .sink import Done, Inbound, IngestSink, PipelineStats
 log = logging.getLogger(__name__)
 
 _SEQ = struct.Struct("!Q")
+STALL_S = 10.0
+"""A chunk unacknowledged longer than this (worker stuck, store not answering) is reported by health()."""
 _STAT_FIELDS = [f.name for f in fields(PipelineStats)]
 Build = Callable[[Settings], tuple[IngestSink, Callable[[], None]]]
 
@@ -46,6 +48,7 @@ Build = Callable[[Settings], tuple[IngestSink, Callable[[], None]]]
 class _Chunk:
     messages: list[Inbound]
     blob: bytes
+    sent_at: float = 0.0  # monotonic
 
 
 def _worker_main(settings: Settings, conn: Connection, build: Build) -> None:
@@ -184,6 +187,11 @@ class RemotePipeline:
     def health(self) -> list[str]:
         """Why ingest is not consuming normally right now; empty when it is."""
         problems = [self._down] if self._down else []
+        with self._cond:
+            oldest = next(iter(self._pending.values()), None)
+        waited = time.monotonic() - oldest.sent_at if oldest is not None else 0.0
+        if waited > STALL_S:
+            problems.append(f"the ingest worker has not made a chunk durable for {waited:.0f}s")
         if self.stats.blocked:
             problems.append(f"store blocked: {self.stats.blocked}")
         return problems
@@ -217,7 +225,7 @@ class RemotePipeline:
                 [(bytes(m.body), m.source, m.topic, m.event, m.arrived_ns, m.envelope) for m in batch]
             )
             with self._cond:
-                self._pending[seq] = _Chunk(batch, blob)
+                self._pending[seq] = _Chunk(batch, blob, time.monotonic())
             self._send(blob)
 
     def _send(self, blob: bytes) -> None:
