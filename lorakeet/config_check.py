@@ -1,151 +1,27 @@
-"""``lorakeet config show|check``: the effective configuration, then a try of every connection.
-
-``check`` prints the settings (secrets masked), then connects to the MQTT broker, the
-readings store and the registry database in turn, printing OK or FAIL with a line saying
-what to fix, and exits 1 when anything failed. It changes nothing: it writes no data,
-creates no database and uses its own MQTT client id, so it can run next to a live bridge.
+"""Connection checks behind ``lorakeet config check``: the MQTT broker, the readings store and the
+registry database, each OK or FAIL with a line saying what to fix. They change nothing: no data
+is written, no database created, and MQTT uses its own client id, so they run next to a live
+bridge.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import socket
 import sqlite3
 import ssl
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, get_args, get_origin
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any
 
 import httpx
-import typer
-from pydantic import BaseModel, SecretStr, ValidationError
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
+from lorakeet.config_docs import mask_url
 from lorakeet.settings import MqttSettings, Settings, StoreSettings
 
-config_app = typer.Typer(help="Inspect the configuration and try its connections.", no_args_is_help=True)
-
-ENV_PREFIX = "LORAKEET_"
-MASK = "******"
-
-
 # -- the settings as rows ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class FieldDoc:
-    """One leaf setting: its env variable, dotted path, type, default and description."""
-
-    env: str
-    path: str
-    type: str
-    default: str
-    description: str
-    secret: bool
-
-
-def _type_name(annotation: Any) -> str:
-    origin = get_origin(annotation)
-    args = [a for a in get_args(annotation) if a is not type(None)]
-    if origin is not None and getattr(origin, "__name__", "") == "Literal":
-        return " | ".join(str(a) for a in get_args(annotation))
-    if args and origin is not None and origin is not list:
-        # Optional[X] and X | None
-        return " | ".join(_type_name(a) for a in args)
-    if origin is list:
-        return f"list[{_type_name(args[0])}]" if args else "list"
-    return getattr(annotation, "__name__", str(annotation))
-
-
-def _default_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, SecretStr):
-        return MASK
-    if isinstance(value, list | dict):
-        return json.dumps(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def describe_fields(
-    model: type[BaseModel] = Settings, prefix: str = ENV_PREFIX, path: str = ""
-) -> Iterator[FieldDoc]:
-    """Every leaf setting of ``model`` with the env variable that sets it (nested with ``__``)."""
-    for name, info in model.model_fields.items():
-        ann = info.annotation
-        env = f"{prefix}{name.upper()}"
-        dotted = f"{path}{name}"
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            yield from describe_fields(ann, f"{env}__", f"{dotted}.")
-            continue
-        secret = "SecretStr" in _type_name(ann)
-        yield FieldDoc(
-            env=env,
-            path=dotted,
-            type=_type_name(ann),
-            default=_default_text(info.get_default(call_default_factory=True)),
-            description=info.description or "",
-            secret=secret,
-        )
-
-
-def mask_url(url: str) -> str:
-    """The URL with any password replaced by ``******``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if not parts.password:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:{MASK}@{host}"))
-
-
-def _value_text(value: Any) -> str:
-    if isinstance(value, SecretStr):
-        return MASK if value.get_secret_value() else "(empty)"
-    if value is None:
-        return "(unset)"
-    if isinstance(value, str) and "://" in value:
-        return mask_url(value)
-    return _default_text(value)
-
-
-def settings_rows(settings: Settings) -> list[tuple[str, str, str]]:
-    """(env variable, value, "default" or "set") for every leaf setting, secrets masked."""
-    defaults = Settings.model_construct()
-    rows: list[tuple[str, str, str]] = []
-    for doc in describe_fields():
-        value: Any = settings
-        default: Any = defaults
-        for part in doc.path.split("."):
-            value = getattr(value, part)
-            default = getattr(default, part)
-        rows.append((doc.env, _value_text(value), "default" if value == default else "set"))
-    return rows
-
-
-def settings_table(settings: Settings) -> Table:
-    """The effective configuration as a rich table."""
-    table = Table(title="Effective configuration (LORAKEET_* environment, .env)", title_justify="left")
-    table.add_column("variable", no_wrap=True)
-    table.add_column("value", overflow="fold")
-    table.add_column("source", style="dim")
-    for env, value, source in settings_rows(settings):
-        table.add_row(env, Text(value), source)
-    return table
 
 
 # -- connection checks ---------------------------------------------------------------------
@@ -420,49 +296,3 @@ def run_checks(
 
 
 # -- commands ------------------------------------------------------------------------------
-
-
-def _load_settings(console: Console) -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        console.print(Text("FAIL  configuration", style="bold red"))
-        for err in exc.errors():
-            env = ENV_PREFIX + "__".join(str(p).upper() for p in err["loc"])
-            console.print(Text(f"  {env}: {err['msg']}"), soft_wrap=True)
-        raise typer.Exit(1) from None
-
-
-@config_app.command("show")
-def show() -> None:
-    """Print the effective configuration (secrets masked)."""
-    console = Console(highlight=False)
-    console.print(settings_table(_load_settings(console)))
-
-
-@config_app.command("check")
-def check(
-    skip: Annotated[list[str] | None, typer.Option(help="leave out a check: mqtt, store or registry")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no configuration table")] = False,
-    timeout: Annotated[float, typer.Option(help="seconds to wait for each service")] = 5.0,
-) -> None:
-    """Print the configuration, then try the broker, the store and the registry; exit 1 if any fails."""
-    console = Console(highlight=False)
-    skipped = frozenset(skip or ())
-    unknown = skipped - set(CHECKS)
-    if unknown:
-        raise typer.BadParameter(f"unknown check(s) {sorted(unknown)}; choose from {', '.join(CHECKS)}")
-    settings = _load_settings(console)
-    if not quiet:
-        console.print(settings_table(settings))
-    failed = 0
-    for res in run_checks(settings, skipped, timeout):
-        mark = Text("OK  ", style="bold green") if res.ok else Text("FAIL", style="bold red")
-        console.print(Text.assemble(mark, f"  {res.name}  {res.target}: {res.detail}"), soft_wrap=True)
-        if not res.ok:
-            failed += 1
-            console.print(Text(f"      what to fix: {res.fix}"), soft_wrap=True)
-    if failed:
-        console.print(Text(f"{failed} check(s) failed", style="bold red"))
-        raise typer.Exit(1)
-    console.print(Text("all checks passed", style="bold green"))

@@ -7,7 +7,7 @@ docs/deployment.md includes this output; tests/test_deploy.py fails when it is s
 
 from __future__ import annotations
 
-from lorakeet.config_check import describe_fields
+from lorakeet.config_docs import describe_fields
 
 # Said here when the Settings field has no description of its own.
 NOTES = {

@@ -28,7 +28,8 @@ from typing import Any
 import pytest
 import yaml
 
-from lorakeet.config_check import check_mqtt, describe_fields
+from lorakeet.config_check import check_mqtt
+from lorakeet.config_docs import describe_fields
 from lorakeet.decoders import QUANTITIES, Reading, is_valid_key
 from lorakeet.gateway_bridge.broker import free_port, wait_for_port
 from lorakeet.settings import MqttSettings

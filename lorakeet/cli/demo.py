@@ -1,114 +1,23 @@
-"""The ``lorakeet`` command line."""
+"""lorakeet demo: everything on one machine with a simulated fleet."""
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from lorakeet import __version__
-from lorakeet.cli_dead_letters import dead_letters_app
-from lorakeet.cli_jobs import redecode as _redecode
-from lorakeet.cli_keys import keys_app
-from lorakeet.config_check import config_app
 from lorakeet.settings import Settings
+
+from .common import console, setup_logging, wait_for_signal
 
 if TYPE_CHECKING:
     from lorakeet.gateway_bridge.simulator import SimDevice
     from lorakeet.storage.registry import Registry
 
-app = typer.Typer(
-    help="Lorakeet: community LoRaWAN sensor backend.", no_args_is_help=True, add_completion=False
-)
-app.add_typer(config_app, name="config")
-app.add_typer(keys_app, name="keys")
-app.add_typer(dead_letters_app, name="dead-letters")
-app.command(name="redecode")(_redecode)
-from lorakeet.cli_backfill import backfill as _backfill  # noqa: E402
-from lorakeet.cli_codecs import codecs_app as _codecs_app  # noqa: E402
-from lorakeet.cli_models import models_app as _models_app  # noqa: E402
 
-app.add_typer(_codecs_app, name="codecs")
-app.add_typer(_models_app, name="models")
-
-app.command(name="backfill")(_backfill)
-console = Console(stderr=True)
-
-
-def _logging(settings: Settings) -> None:
-    from lorakeet.observability import configure_logging
-
-    configure_logging(settings.log_level, settings.log_json)
-
-
-def _wait_for_signal() -> None:
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    while not stop.wait(0.5):
-        pass
-
-
-@app.command()
-def version() -> None:
-    """Print the version."""
-    typer.echo(__version__)
-
-
-@app.command()
-def bridge(
-    metrics_port: Annotated[int | None, typer.Option(help="serve Prometheus /metrics on this port")] = None,
-) -> None:
-    """Subscribe to uplinks (TTN or ChirpStack MQTT) and store them. Configured by LORAKEET_* env."""
-    from lorakeet.gateway_bridge.bridge import Bridge
-
-    settings = Settings()
-    _logging(settings)
-    b = Bridge(settings)
-    if metrics_port:
-        from prometheus_client import REGISTRY, start_http_server
-
-        from lorakeet.observability import PipelineCollector
-
-        REGISTRY.register(
-            PipelineCollector(lambda: b.pipeline.stats, settings.mqtt.network, b.pipeline.health)
-        )
-        start_http_server(metrics_port, addr="127.0.0.1")
-    b.start()
-    console.print(f"bridge running: {settings.mqtt.url} -> {settings.store.kind}; Ctrl-C to stop")
-    _wait_for_signal()
-    b.stop()
-
-
-@app.command()
-def api(
-    host: Annotated[str | None, typer.Option(help="listen address")] = None,
-    port: Annotated[int | None, typer.Option(help="listen port")] = None,
-    workers: Annotated[
-        int, typer.Option(min=1, max=64, help="server processes (each with its own pipeline)")
-    ] = 1,
-) -> None:
-    """Serve the HTTP API and the web page; TTN webhooks are ingested through the same pipeline as MQTT."""
-    import uvicorn
-
-    settings = Settings()
-    _logging(settings)
-    uvicorn.run(
-        "lorakeet.api.serve:app_from_env",
-        factory=True,
-        host=host or settings.api.host,
-        port=port or settings.api.port,
-        workers=workers,
-        log_level=settings.log_level.lower(),
-    )
-
-
-@app.command()
 def demo(
     data_dir: Annotated[Path, typer.Option(help="where the SQLite files go")] = Path("data/demo"),
     port: Annotated[int, typer.Option(help="API port")] = 8080,
@@ -141,7 +50,7 @@ def demo(
         store=StoreSettings(kind="sqlite", sqlite_path=data_dir / "readings.db", sqlite_synchronous="NORMAL"),
         registry_url=f"sqlite:///{data_dir / 'registry.db'}",
     )
-    _logging(settings)
+    setup_logging(settings)
     b = Bridge(settings)
     app_id = "lorakeet-demo"
     fleet = make_fleet(bins, boats, lights, interval_s=interval)
@@ -172,7 +81,7 @@ def demo(
     if seconds > 0:
         time.sleep(seconds)
     else:
-        _wait_for_signal()
+        wait_for_signal()
     sim.stop()
     server.should_exit = True
     thread.join(10)
@@ -213,17 +122,3 @@ def _demo_extras(registry: Registry, app_id: str, fleet: list[SimDevice]) -> str
             geofence = {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
             registry.update_device(k, DeviceChanges(metadata={"geofence": geofence}))
     return key
-
-
-from lorakeet.cli_data import devices_app as _devices_app  # noqa: E402
-from lorakeet.cli_data import export as _export  # noqa: E402
-from lorakeet.cli_data import simulate as _simulate  # noqa: E402
-
-app.command(name="simulate")(_simulate)
-app.command(name="export")(_export)
-app.add_typer(_devices_app, name="devices")
-
-
-def main() -> None:
-    """Console-script entry point."""
-    app()

@@ -1,140 +1,36 @@
-"""Data in and out on the command line: ``export``, ``devices import`` and ``simulate``.
-
-``lorakeet export`` pages through a device's readings by time, so memory stays bounded however
-long the range; ``lorakeet devices import`` registers devices from a CSV file or from the JSON
-``ttn-lw-cli end-devices list`` prints; ``lorakeet simulate`` publishes a simulated fleet's
-uplinks as TTN or ChirpStack MQTT messages, or POSTs them to a Lorakeet webhook.
-"""
+"""lorakeet devices import: register devices in bulk from CSV or a TTN device list."""
 
 from __future__ import annotations
 
 import csv
 import math
 import re
-import signal
-import sys
-import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
-    TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
 )
 
 from lorakeet.settings import Settings
 
+from .common import console
+
 if TYPE_CHECKING:
-    from lorakeet.decoders import Value
-    from lorakeet.gateway_bridge.simulator import SimDevice
     from lorakeet.storage.records import DeviceKey
     from lorakeet.storage.registry import Registry
 
-console = Console(stderr=True)
 
-EXPORT_PAGE = 5000
 """Points read per store request while exporting."""
 
-# --- export ----------------------------------------------------------------------------------
-
-
-def _cell(value: Value | None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-@contextmanager
-def _open_output(output: Path | None) -> Iterator[IO[str]]:
-    if output is None or str(output) == "-":
-        yield sys.stdout
-        sys.stdout.flush()
-        return
-    with output.open("w", newline="", encoding="utf-8") as f:
-        yield f
-
-
-def export(
-    device: Annotated[str, typer.Argument(help="application_id.device_id")],
-    start: Annotated[str, typer.Option(help="RFC 3339 or relative (-30d)")] = "-30d",
-    end: Annotated[str, typer.Option(help="RFC 3339 or relative")] = "now",
-    fmt: Annotated[
-        str, typer.Option("--format", help="csv (time + one column per key) or ndjson (one point a line)")
-    ] = "csv",
-    output: Annotated[Path | None, typer.Option(help="file to write; standard output when absent")] = None,
-    page_size: Annotated[int, typer.Option(hidden=True, min=1)] = EXPORT_PAGE,
-) -> None:
-    """Export a device's readings from the configured store as CSV or NDJSON."""
-    from lorakeet.api.timeparse import parse_time
-    from lorakeet.storage.factory import open_store
-    from lorakeet.storage.records import DeviceKey
-    from lorakeet.timefmt import format_rfc3339_ns
-
-    if fmt not in ("csv", "ndjson"):
-        raise typer.BadParameter("--format must be csv or ndjson")
-    try:
-        key = DeviceKey.from_uid(device)
-        now = time.time_ns()
-        start_ns, end_ns = parse_time(start, now), parse_time(end, now)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    if end_ns <= start_ns:
-        raise typer.BadParameter("--end must be after --start")
-    store = open_store(Settings().store)
-    written = 0
-    try:
-        columns = sorted(store.keys(key))
-        with (
-            _open_output(output) as out,
-            Progress(
-                TextColumn(f"exporting {key.uid}"),
-                BarColumn(),
-                TaskProgressColumn(),
-                TextColumn("{task.fields[points]} points"),
-                TimeElapsedColumn(),
-                console=console,
-            ) as bar,
-        ):
-            task = bar.add_task("export", total=end_ns - start_ns, points=0)
-            writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
-            if writer is not None:
-                writer.writerow(["time", *columns])
-            cursor = start_ns
-            while cursor < end_ns:
-                page = store.points(key, None, cursor, end_ns, page_size)
-                for p in page:
-                    ts = format_rfc3339_ns(p.time_ns)
-                    if writer is not None:
-                        writer.writerow([ts, *(_cell(p.values.get(c)) for c in columns)])
-                    else:
-                        doc = {"device": key.uid, "time": ts, "time_ns": p.time_ns, "values": p.values}
-                        out.write(orjson.dumps(doc).decode() + "\n")
-                written += len(page)
-                if len(page) < page_size:
-                    break
-                cursor = page[-1].time_ns + 1
-                bar.update(task, completed=cursor - start_ns, points=written)
-            bar.update(task, completed=end_ns - start_ns, points=written)
-    finally:
-        store.close()
-    where = f" to {output}" if output is not None and str(output) != "-" else ""
-    console.print(f"exported {written} points of {key.uid}{where}")
-
-
-# --- devices import --------------------------------------------------------------------------
 
 devices_app = typer.Typer(help="Register devices in bulk.", no_args_is_help=True)
 
@@ -431,149 +327,3 @@ def import_devices(
     console.print(
         f"created {len(summary.created)}, updated {len(summary.updated)}, skipped {len(summary.skipped)}"
     )
-
-
-# --- simulate --------------------------------------------------------------------------------
-
-Format = Literal["ttn", "chirpstack"]
-
-
-def sim_message(d: SimDevice, application: str, fmt: Format, now_ns: int | None = None) -> tuple[str, bytes]:
-    """The next (MQTT topic, body) of a simulated device in TTN or ChirpStack v4 format."""
-    from lorakeet.gateway_bridge.simulator import chirpstack_uplink_body, fleet_uplinks, sim_dev_eui
-
-    if fmt == "ttn":
-        _, body = next(fleet_uplinks([d], application, now_ns))
-        return f"v3/{application}@ttn/devices/{d.device_id}/up", body
-    t = now_ns or time.time_ns()
-    d.f_cnt += 1
-    rssi = -70 - d.rng.uniform(0, 50)
-    f_port, payload = d.payload(t / 1e9)
-    eui = sim_dev_eui(d.device_id).lower()
-    body = chirpstack_uplink_body(
-        application,
-        eui,
-        payload,
-        f_port=f_port,
-        f_cnt=d.f_cnt,
-        received_at_ns=t,
-        device_name=d.device_id,
-        rssi=round(rssi),
-        snr=round(d.rng.uniform(-10, 10), 1),
-        spreading_factor=d.rng.choice([7, 7, 8, 9, 10, 12]),
-    )
-    return f"application/{application}/device/{eui}/event/up", body
-
-
-def simulate(
-    broker_url: Annotated[str, typer.Option("--broker", help="mqtt://host:port")] = "mqtt://127.0.0.1:1883",
-    application: Annotated[
-        str, typer.Option(help="TTS application id (ChirpStack: application id/UUID)")
-    ] = "lorakeet-demo",
-    interval: Annotated[float, typer.Option(help="seconds between a device's uplinks")] = 10.0,
-    bins: Annotated[int, typer.Option()] = 50,
-    boats: Annotated[int, typer.Option()] = 10,
-    lights: Annotated[int, typer.Option()] = 30,
-    seconds: Annotated[float, typer.Option(help="stop after this long (0: until Ctrl-C)")] = 0,
-    fmt: Annotated[
-        str, typer.Option("--format", help="ttn (v3/.../up) or chirpstack (application/.../event/up)")
-    ] = "ttn",
-    webhook: Annotated[
-        str | None,
-        typer.Option(help="POST TTN bodies here (e.g. http://127.0.0.1:8080/v1/ingest/ttn) instead of MQTT"),
-    ] = None,
-    secret: Annotated[str | None, typer.Option(help="X-Lorakeet-Secret for --webhook")] = None,
-) -> None:
-    """Publish a simulated fleet's uplinks to a broker (TTN or ChirpStack format) or a webhook."""
-    from lorakeet.gateway_bridge.simulator import make_fleet
-    from lorakeet.settings import MqttSettings
-
-    if fmt not in ("ttn", "chirpstack"):
-        raise typer.BadParameter("must be ttn or chirpstack", param_hint="--format")
-    if webhook is not None and fmt != "ttn":
-        raise typer.BadParameter("webhooks take TTN bodies only", param_hint="--format")
-    if webhook is not None and not webhook.startswith(("http://", "https://")):
-        raise typer.BadParameter("must be an http:// or https:// URL", param_hint="--webhook")
-    form: Format = "ttn" if fmt == "ttn" else "chirpstack"
-    fleet = make_fleet(bins, boats, lights, interval_s=interval)
-    failures: dict[str, int] = {}
-    sent = 0
-    if webhook is not None:
-        import httpx
-
-        headers = {"Content-Type": "application/json"}
-        if secret:
-            headers["X-Lorakeet-Secret"] = secret
-        client = httpx.Client(timeout=10.0)
-
-        def send(topic: str, body: bytes) -> bool:
-            try:
-                r = client.post(webhook, content=body, headers=headers)
-            except httpx.HTTPError as exc:
-                reason = type(exc).__name__
-            else:
-                if r.is_success:
-                    return True
-                reason = f"HTTP {r.status_code}"
-            failures[reason] = failures.get(reason, 0) + 1
-            return False
-
-        close: Callable[[], None] = client.close
-        target = webhook
-    else:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
-
-        m = MqttSettings(url=broker_url)
-        mq = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"lorakeet-sim-{time.time_ns() % (1 << 30)}")
-        try:
-            mq.connect(m.host, m.port)
-        except OSError as exc:
-            console.print(f"[red]cannot connect to {broker_url}: {exc}[/]")
-            raise typer.Exit(1) from None
-        mq.loop_start()
-        last: list[mqtt.MQTTMessageInfo] = []
-
-        def send(topic: str, body: bytes) -> bool:
-            info = mq.publish(topic, body, qos=1)
-            last[:] = [info]
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                reason = mqtt.error_string(info.rc)
-                failures[reason] = failures.get(reason, 0) + 1
-                return False
-            return True
-
-        def close() -> None:
-            for info in last:
-                try:
-                    info.wait_for_publish(5)
-                except (RuntimeError, ValueError):
-                    pass
-            mq.disconnect()
-            mq.loop_stop()
-
-        target = broker_url
-    console.print(f"simulating {len(fleet)} devices, {fmt} format, to {target}")
-    stop = threading.Event()
-    if seconds <= 0:
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
-    deadline = time.monotonic() + seconds if seconds > 0 else math.inf
-    try:
-        start = time.monotonic()
-        for i, d in enumerate(fleet):
-            d.next_at = start + (i % 10) * 0.1
-        while not stop.is_set() and (now := time.monotonic()) < deadline:
-            for d in fleet:
-                if d.next_at <= now:
-                    topic, body = sim_message(d, application, form)
-                    sent += send(topic, body)
-                    d.next_at = now + d.interval_s * d.rng.uniform(0.8, 1.2)
-            stop.wait(max(0.0, min(0.05, deadline - time.monotonic())))
-    finally:
-        close()
-    for reason, n in sorted(failures.items()):
-        console.print(f"[yellow]{n} uplinks failed: {reason}[/]")
-    console.print(f"published {sent} uplinks")
-    if failures and not sent:
-        raise typer.Exit(1)
