@@ -15,6 +15,10 @@ All sensors uplink on f_port 2, big-endian. The distance sensors, LLDS12 and the
 LT-22222-L also send a device-status frame on f_port 5 (model, firmware, band,
 sub-band, battery). Battery voltage is the low 14 bits of the first two bytes, in mV.
 
+An LDDS75/LDDS20 frame is 4, 5 or 8 bytes; a frame of 11 bytes or more (the other
+models' data frames) raises LayoutMismatchError rather than being read at offsets that mean
+something else there.
+
 Reading keys: ``temperature`` is the external DS18B20 probe; the LLDS12's internal LiDAR
 temperature is ``temperature_1``. LDDS04 channels are ``distance_1``..``distance_4`` (and
 ``fill_pct_<n>``). LT-22222-L: ``voltage_1/2`` (AVI), ``current_1/2`` (ACI, in A),
@@ -27,11 +31,19 @@ import struct
 from collections.abc import Callable
 
 from . import bins
-from .errors import DecodeError, PayloadFormatError, TruncatedPayloadError, UnsupportedPortError
+from .errors import (
+    DecodeError,
+    LayoutMismatchError,
+    PayloadFormatError,
+    TruncatedPayloadError,
+    UnsupportedPortError,
+)
 from .types import Decoder, DecodeResult, DeviceContext, ReadingsBuilder
 
 DATA_PORT = 2
 STATUS_PORT = 5
+SIBLING_FRAME = 11
+"""LDDS04, LLDS12, LHT65 and LT-22222-L data frames are 11 bytes: not an LDDS75/LDDS20 frame."""
 
 
 def _u16(p: bytes, i: int) -> int:
@@ -130,6 +142,11 @@ def _ultrasonic(min_mm: int, model: str) -> Callable[[bytes, int, DeviceContext]
             return b.result()
         if n in (6, 7):
             raise TruncatedPayloadError(8, n, f"{model} v1.1 frame")
+        if n >= SIBLING_FRAME:
+            raise LayoutMismatchError(
+                f"{model}: a frame is 4, 5 or 8 bytes, this one is {n} (the family's 11-byte frame of"
+                " another model, such as the LLDS12 or LDDS04?); not read"
+            )
         sensor_present = True
         if n >= 8:
             b.add("temperature", _s16(p, 5) / 10)

@@ -20,6 +20,7 @@ from lorakeet.decoders import (
     DECODERS,
     DecodeError,
     DeviceContext,
+    LayoutMismatchError,
     PayloadFormatError,
     TruncatedPayloadError,
     UnsupportedPortError,
@@ -307,6 +308,20 @@ def test_ldds75_trailing_bytes_warn() -> None:
     r = get_decoder("dragino_ldds75")(bytes.fromhex("0d3b0aef00000001ff"), 2, CTX)
     assert r.as_dict()["distance"] == pytest.approx(2.799)
     assert any("trailing" in w for w in r.warnings)
+
+
+@pytest.mark.parametrize("name", ["dragino_ldds75", "dragino_ldds20"])
+@pytest.mark.parametrize(
+    "hexstr",
+    [
+        "0d5c00fa0b18005000ff01",  # LLDS12
+        "0d4a0316000003e8031581",  # LDDS04
+        "0cbf0b6d0207017fff7fff",  # LHT65-style 11 bytes
+    ],
+)
+def test_sibling_11_byte_frames_are_not_read(name: str, hexstr: str) -> None:
+    with pytest.raises(LayoutMismatchError, match="4, 5 or 8 bytes, this one is 11"):
+        get_decoder(name)(bytes.fromhex(hexstr), 2, CTX)
 
 
 def test_ldds75_negative_temperature() -> None:
