@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -136,3 +139,39 @@ class DeadLetterCollector(Collector):
         g = GaugeMetricFamily("lorakeet_dead_letters", "Dead letters waiting for a replay or a drop")
         g.add_metric([], float(self.count()))
         yield g
+
+
+def serve_probes(
+    port: int, registry: CollectorRegistry, health: Callable[[], list[str]], addr: str = "127.0.0.1"
+) -> ThreadingHTTPServer:
+    """Serve ``/metrics`` (Prometheus), ``/readyz`` (503 naming why ingest is not consuming)
+    and ``/healthz`` from a daemon thread: the bridge's probes."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path == "/metrics":
+                self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+            elif path == "/readyz":
+                problems = health()
+                body = {"status": "ready" if not problems else "not ready", "problems": problems}
+                self._send(503 if problems else 200, json.dumps(body).encode(), "application/json")
+            elif path == "/healthz":
+                self._send(200, b'{"status": "ok"}', "application/json")
+            else:
+                self._send(404, b"not found", "text/plain")
+
+        def _send(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer((addr, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="lorakeet-probes", daemon=True).start()
+    return server

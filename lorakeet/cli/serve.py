@@ -18,7 +18,9 @@ def version() -> None:
 
 
 def bridge(
-    metrics_port: Annotated[int | None, typer.Option(help="serve Prometheus /metrics on this port")] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="serve Prometheus /metrics, /readyz and /healthz on this port")
+    ] = None,
 ) -> None:
     """Subscribe to uplinks (TTN or ChirpStack MQTT) and store them. Configured by LORAKEET_* env."""
     from lorakeet.gateway_bridge.bridge import Bridge
@@ -27,14 +29,16 @@ def bridge(
     setup_logging(settings)
     b = Bridge(settings)
     if metrics_port:
-        from prometheus_client import REGISTRY, start_http_server
+        from prometheus_client import REGISTRY
 
-        from lorakeet.observability import PipelineCollector
+        from lorakeet.observability import DeadLetterCollector, PipelineCollector, serve_probes
+        from lorakeet.storage.dead_letters import DeadLetters
 
         REGISTRY.register(
             PipelineCollector(lambda: b.pipeline.stats, settings.mqtt.network, b.pipeline.health)
         )
-        start_http_server(metrics_port, addr="127.0.0.1")
+        REGISTRY.register(DeadLetterCollector(DeadLetters(b.registry).count))
+        serve_probes(metrics_port, REGISTRY, b.pipeline.health)
     b.start()
     console.print(f"bridge running: {settings.mqtt.url} -> {settings.store.kind}; Ctrl-C to stop")
     wait_for_signal()
