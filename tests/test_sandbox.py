@@ -29,6 +29,7 @@ from lorakeet.decoders.errors import (
 )
 from lorakeet.decoders.javascript import MAX_PAYLOAD_BYTES, TIME_LIMIT_S, JsCodec
 from lorakeet.gateway_bridge import sandbox as sb
+from lorakeet.gateway_bridge import sandbox_host
 from lorakeet.gateway_bridge.codecs import make_resolver
 from lorakeet.gateway_bridge.sandbox import SandboxedCodec, SandboxHost, SandboxStoppedError
 from lorakeet.storage.registry import Registry
@@ -133,29 +134,31 @@ def test_errors_come_back_as_the_same_class(host: SandboxHost) -> None:
         limit(b"\x00", 1, CTX)
     assert type(limit_info.value) is CodecLimitError
     # classes whose constructors take other arguments are rebuilt with the message alone
-    rebuilt = sb._rebuild_error("TruncatedPayloadError", "payload truncated: needs 3 bytes, got 1")
+    rebuilt = sandbox_host.rebuild_error("TruncatedPayloadError", "payload truncated: needs 3 bytes, got 1")
     assert (
         type(rebuilt) is TruncatedPayloadError and str(rebuilt) == "payload truncated: needs 3 bytes, got 1"
     )
-    assert type(sb._rebuild_error("UnknownDecoderError", "x")) is UnknownDecoderError
-    assert type(sb._rebuild_error("KeyboardInterrupt", "x")) is CodecError
-    assert type(sb._rebuild_error(None, 3)) is CodecError
+    assert type(sandbox_host.rebuild_error("UnknownDecoderError", "x")) is UnknownDecoderError
+    assert type(sandbox_host.rebuild_error("KeyboardInterrupt", "x")) is CodecError
+    assert type(sandbox_host.rebuild_error(None, 3)) is CodecError
 
 
 def test_answers_are_checked() -> None:
-    assert sb._rebuild_result([["temperature", 1.5, "°C", None]], ["w"]).as_dict() == {"temperature": 1.5}
+    assert sandbox_host.rebuild_result([["temperature", 1.5, "°C", None]], ["w"]).as_dict() == {
+        "temperature": 1.5
+    }
     for bad in ([[1, 1.5, "°C", None]], [["t", [1], "°C", None]], [["t", 1.0, "°C", "x"]], [["t"]]):
         with pytest.raises((TypeError, ValueError)):
-            sb._rebuild_result(bad, [])
+            sandbox_host.rebuild_result(bad, [])
     with pytest.raises(TypeError):
-        sb._rebuild_result([], [3])
+        sandbox_host.rebuild_result([], [3])
 
 
 def test_metadata_that_cannot_cross_is_left_behind(host: SandboxHost) -> None:
     ctx = DeviceContext(received_at_ns=CTX.received_at_ns, metadata={"odd": object()})
     assert SandboxedCodec(BATTERY, host)(bytes([0x0C, 0xE4, 61]), 2, ctx).as_dict() == BATTERY_OUT
-    assert sb._marshalable({}) is None
-    assert sb._marshalable({"a": {"b": [1, 2.5, "x"]}}) == {"a": {"b": [1, 2.5, "x"]}}
+    assert sandbox_host.marshalable({}) is None
+    assert sandbox_host.marshalable({"a": {"b": [1, 2.5, "x"]}}) == {"a": {"b": [1, 2.5, "x"]}}
 
 
 # ---------------------------------------------------------------- hostile codecs

@@ -46,33 +46,29 @@ import subprocess
 import sys
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Mapping
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from lorakeet.decoders import errors as _errors
-from lorakeet.decoders.errors import CodecError, CodecLimitError, DecodeError, PayloadLimitError
+from lorakeet.decoders.errors import CodecError, CodecLimitError, PayloadLimitError
 from lorakeet.decoders.javascript import MAX_PAYLOAD_BYTES, MAX_SOURCE_CHARS, TIME_LIMIT_S, source_digest
-from lorakeet.decoders.types import DecodeResult, DeviceContext, Reading
+from lorakeet.decoders.types import DecodeResult, DeviceContext
+
+from .sandbox_host import (
+    ADDRESS_SPACE_LIMIT,
+    HOST_CACHE_SIZE,
+    OP_COMPILE,
+    OP_DECODE,
+    OP_RUN,
+    marshalable,
+    rebuild_error,
+    rebuild_result,
+)
 
 DEFAULT_MARGIN_S = 0.25
 """Wall-clock slack on top of the codec time limit before the watchdog kills the host."""
 START_TIMEOUT_S = 30.0
 """How long a (re)started host may take to report ready (not counted against a codec)."""
-HOST_CACHE_SIZE = 64
-"""Compiled codecs a host keeps (each may hold up to the codec memory limit)."""
-ADDRESS_SPACE_LIMIT = 1024 * 1024 * 1024
-"""RLIMIT_AS of the host process (bytes); 0 for none."""
-CPU_HEADROOM_S = 3
-"""The host's RLIMIT_CPU is kept this many seconds ahead of its CPU use (orphan guard)."""
-
-_OP_COMPILE, _OP_DECODE, _OP_RUN = 0, 1, 2
-
-_ERROR_CLASSES: dict[str, type[DecodeError]] = {
-    name: obj for name, obj in vars(_errors).items() if isinstance(obj, type) and issubclass(obj, DecodeError)
-}
 
 
 class SandboxStoppedError(CodecLimitError):
@@ -81,157 +77,6 @@ class SandboxStoppedError(CodecLimitError):
     def __init__(self, message: str, kind: str = "") -> None:
         super().__init__(message)
         self.kind = kind
-
-
-# ---------------------------------------------------------------- host side (child process)
-
-
-def _limit_host(address_space: int) -> None:
-    """Resource limits of the host process, set once at start."""
-    import resource
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    except (ValueError, OSError):  # pragma: no cover - platform dependent
-        pass
-    if address_space > 0:
-        _, hard = resource.getrlimit(resource.RLIMIT_AS)
-        if hard == resource.RLIM_INFINITY or hard > address_space:
-            try:
-                resource.setrlimit(resource.RLIMIT_AS, (address_space, hard))
-            except (ValueError, OSError):  # pragma: no cover - platform dependent
-                pass
-
-
-class _CpuGuard:
-    """Keeps RLIMIT_CPU a few seconds ahead of the host's CPU use.
-
-    The parent's watchdog kills a hung host long before; this only matters for an orphan
-    (parent gone) stuck where it cannot notice, such as a backtracking regex.
-    """
-
-    def __init__(self) -> None:
-        import resource
-
-        self._resource = resource
-        self._soft = -1
-        _, self._hard = resource.getrlimit(resource.RLIMIT_CPU)
-
-    def arm(self) -> None:
-        used = int(time.process_time())
-        if used + 1 < self._soft:
-            return
-        soft = used + CPU_HEADROOM_S + 1
-        if self._hard != self._resource.RLIM_INFINITY and soft > self._hard:  # pragma: no cover
-            return
-        try:
-            self._resource.setrlimit(self._resource.RLIMIT_CPU, (soft, self._hard))
-        except (ValueError, OSError):  # pragma: no cover - platform dependent
-            return
-        self._soft = soft
-
-
-def _error_reply(exc: BaseException, name: str) -> bytes:
-    if isinstance(exc, DecodeError):
-        return json.dumps(["err", type(exc).__name__, str(exc)]).encode()
-    text = f"codec {name} failed in the sandbox: {type(exc).__name__}: {exc}"
-    return json.dumps(["err", "CodecError", text]).encode()
-
-
-def _serve(conn: Connection, cache_size: int) -> None:
-    """The host's request loop: answer until the socket closes."""
-    from lorakeet.decoders.javascript import JsCodec
-
-    codecs: OrderedDict[str, JsCodec] = OrderedDict()
-    guard = _CpuGuard()
-    dumps = json.dumps
-    conn.send_bytes(dumps(["ready", os.getpid()]).encode())
-    while True:
-        try:
-            data = conn.recv_bytes()
-        except (EOFError, OSError):
-            return
-        guard.arm()
-        name = ""
-        try:
-            msg = marshal.loads(data)  # noqa: S302 - written by our parent, which is trusted
-            op, key, source, name = msg[0], msg[1], msg[2], msg[3]
-            codec = codecs.get(key)
-            if codec is None:
-                if source is None:
-                    conn.send_bytes(b'["missing"]')
-                    continue
-                codec = JsCodec(source, name)
-                codecs[key] = codec
-                while len(codecs) > cache_size:
-                    codecs.popitem(last=False)
-            else:
-                codecs.move_to_end(key)
-            if op == _OP_DECODE:
-                _, _, _, _, payload, f_port, received_at_ns, metadata = msg
-                ctx = DeviceContext(received_at_ns, metadata) if metadata else DeviceContext(received_at_ns)
-                res = codec(payload, f_port, ctx)
-                reply = dumps(["ok", res.readings, res.warnings]).encode()
-            elif op == _OP_RUN:
-                _, _, _, _, payload, f_port, recv_time = msg
-                reply = dumps(["ok", codec.run(payload, f_port, recv_time)]).encode()
-            else:
-                reply = b'["ok"]'
-        except Exception as exc:  # every failure is reported to the caller, the loop goes on
-            reply = _error_reply(exc, name)
-        conn.send_bytes(reply)
-
-
-def host_main(fd: int, cache_size: int = HOST_CACHE_SIZE, address_space: int = ADDRESS_SPACE_LIMIT) -> None:
-    """Entry point of the host process (``fd``: its end of the socket pair)."""
-    _limit_host(address_space)
-    conn = Connection(fd)
-    try:
-        _serve(conn, cache_size)
-    finally:
-        conn.close()
-
-
-# ---------------------------------------------------------------- parent side
-
-
-def _rebuild_error(name: object, message: object) -> DecodeError:
-    cls = _ERROR_CLASSES.get(name) if isinstance(name, str) else None
-    text = message if isinstance(message, str) else str(message)
-    if cls is None:
-        return CodecError(text)
-    exc = cls.__new__(cls)  # some classes take other constructor arguments: set the message only
-    exc.args = (text,)
-    return exc
-
-
-def _rebuild_result(readings: Any, warnings: Any) -> DecodeResult:
-    out = []
-    for key, value, unit, time_ns in readings:
-        if (
-            type(key) is not str
-            or type(unit) is not str
-            or type(value) not in (float, bool, str)
-            or (time_ns is not None and type(time_ns) is not int)
-        ):
-            raise TypeError(f"bad reading {key!r}")
-        out.append(Reading(key, value, unit, time_ns))
-    if not all(type(w) is str for w in warnings):
-        raise TypeError("bad warning")
-    return DecodeResult(tuple(out), tuple(warnings))
-
-
-def _marshalable(metadata: Mapping[str, object]) -> dict[str, object] | None:
-    if not metadata:
-        return None
-    try:
-        plain = dict(metadata)
-        marshal.dumps(plain)
-    except (ValueError, TypeError):
-        return None
-    return plain
 
 
 class SandboxHost:
@@ -290,7 +135,7 @@ class SandboxHost:
         env = dict(os.environ)
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         code = (
-            "from lorakeet.gateway_bridge.sandbox import host_main; "
+            "from lorakeet.gateway_bridge.sandbox_host import host_main; "
             f"host_main({child.fileno()}, {int(self.cache_size)}, {int(self.address_space)})"
         )
         try:
@@ -404,7 +249,7 @@ class SandboxHost:
     def _call(self, codec: SandboxedCodec, op: int, args: tuple[Any, ...]) -> list[Any]:
         """Send one request (with the source if this host may lack it); the answer list."""
         with self._lock:
-            if op == _OP_COMPILE and codec.key in self._known and self._ready:
+            if op == OP_COMPILE and codec.key in self._known and self._ready:
                 return ["ok"]
             for _ in range(2):
                 ship = codec.key not in self._known
@@ -421,7 +266,7 @@ class SandboxHost:
                         self._known.clear()
                     self._known.add(codec.key)
                 if reply[0] == "err" and len(reply) == 3:
-                    raise _rebuild_error(reply[1], reply[2])
+                    raise rebuild_error(reply[1], reply[2])
                 if reply[0] != "ok":
                     raise self._stopped(codec.name, "garbled answer", 0.0)
                 return reply
@@ -431,22 +276,22 @@ class SandboxHost:
 
     def compile(self, codec: SandboxedCodec) -> None:
         """Compile ``codec`` in the host (a no-op when it already holds it); raises CodecError."""
-        self._call(codec, _OP_COMPILE, ())
+        self._call(codec, OP_COMPILE, ())
 
     def decode(self, codec: SandboxedCodec, payload: bytes, f_port: int, ctx: DeviceContext) -> DecodeResult:
         """Decode one payload with ``codec`` in the host."""
         reply = self._call(
-            codec, _OP_DECODE, (bytes(payload), f_port, ctx.received_at_ns, _marshalable(ctx.metadata))
+            codec, OP_DECODE, (bytes(payload), f_port, ctx.received_at_ns, marshalable(ctx.metadata))
         )
         try:
-            return _rebuild_result(reply[1], reply[2])
+            return rebuild_result(reply[1], reply[2])
         except (TypeError, ValueError, IndexError) as exc:
             with self._lock:
                 raise self._stopped(codec.name, "garbled answer", 0.0) from exc
 
     def run(self, codec: SandboxedCodec, payload: bytes, f_port: int, recv_time: str) -> dict[str, Any]:
         """The codec's raw result ``{data, warnings?, errors?}`` (as JsCodec.run)."""
-        reply = self._call(codec, _OP_RUN, (bytes(payload), f_port, recv_time))
+        reply = self._call(codec, OP_RUN, (bytes(payload), f_port, recv_time))
         out = reply[1] if len(reply) > 1 else None
         if not isinstance(out, dict):
             raise CodecError(f"codec {codec.name} returned no object")
