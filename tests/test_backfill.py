@@ -14,11 +14,11 @@ from lorakeet.gateway_bridge.backfill import (
     BackfillError,
     StorageIntegration,
     application_id,
-    newest_uplink_ns,
 )
 from lorakeet.gateway_bridge.devices import DeviceDirectory
 from lorakeet.gateway_bridge.pipeline import Decoding, Pipeline
 from lorakeet.gateway_bridge.simulator import ttn_uplink_body
+from lorakeet.storage.history import newest_uplink_ns
 from lorakeet.storage.records import DeviceKey
 from lorakeet.storage.sqlite_store import SqliteStore
 

@@ -45,9 +45,9 @@ def backfill(
         BackfillError,
         StorageIntegration,
         application_id,
-        newest_uplink_ns,
     )
     from lorakeet.gateway_bridge.compose import build_pipeline
+    from lorakeet.storage.history import newest_uplink_ns
 
     settings = Settings()
     logging.basicConfig(
