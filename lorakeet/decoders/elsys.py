@@ -35,8 +35,12 @@ type  name           size  value                                       reading
 0x19  ext. temp. 2   2     signed, 0.1 °C                              temperature_2
 0x1A  ext. digital 2 1     0 / 1                                       digital_input_2
 0x1B  ext. analog    4     signed, µV                                  voltage_3
+0x1C  TVOC           2     ppb                                         concentration (ppm)
 0x3D  debug          4     firmware debug word                         (skipped)
 ====  ============== ====  ==========================================  =====================
+
+External temperature 2 may repeat (several probes on one input): the first is
+``temperature_2``, the next ones ``temperature_21``, ``temperature_22`` ...
 
 An unknown type ends decoding (the size of what follows is unknown): the readings before
 it are kept with a warning; a frame whose first item is unknown or cut short raises.
@@ -113,6 +117,14 @@ def _sound(b: ReadingsBuilder, data: bytes, ctx: DeviceContext) -> None:
     b.add("sound_level", data[1])
 
 
+def _external_temperature_2(b: ReadingsBuilder, data: bytes, ctx: DeviceContext) -> None:
+    taken = {r.key for r in b.result().readings}
+    channel = 2
+    while f"temperature_{channel}" in taken:
+        channel = 21 if channel == 2 else channel + 1
+    b.add("temperature", _s(data) / 10, channel)
+
+
 def _skipped(why: str) -> Emit:
     def emit(b: ReadingsBuilder, data: bytes, ctx: DeviceContext) -> None:
         if why:
@@ -146,9 +158,10 @@ TYPES: dict[int, ItemType] = {
     0x16: ItemType("pulse 2", 2, _scaled("counter", 1, channel=2)),
     0x17: ItemType("pulse 2 absolute", 4, _scaled("counter", 1, channel=12)),
     0x18: ItemType("analog 2", 2, _scaled("voltage", 0.001, channel=2)),
-    0x19: ItemType("external temperature 2", 2, _scaled("temperature", 0.1, signed=True, channel=2)),
+    0x19: ItemType("external temperature 2", 2, _external_temperature_2),
     0x1A: ItemType("external digital 2", 1, _digital(2)),
     0x1B: ItemType("external analog", 4, _scaled("voltage", 1e-6, signed=True, channel=3)),
+    0x1C: ItemType("TVOC", 2, _scaled("concentration", 0.001)),
     0x3D: ItemType("debug", 4, _skipped("")),
 }
 

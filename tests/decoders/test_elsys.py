@@ -81,6 +81,8 @@ GOLDEN = [
         {"counter_1": 16.0, "counter_11": 65536.0, "counter_2": 65535.0, "counter_12": 2.0},
     ),
     ("0c00fa19ff9c", {"temperature_1": 25.0, "temperature_2": -10.0}),
+    ("19ff9c1900c819000a", {"temperature_2": -10.0, "temperature_21": 20.0, "temperature_22": 1.0}),
+    ("1c01f4", {"concentration": 0.5}),  # TVOC 500 ppb
     ("0d011a00", {"digital_input_1": 1.0, "digital_input_2": 0.0}),
     ("0e04d2", {"distance": 1.234}),
     ("0f07", {"counter_3": 7.0}),
