@@ -143,8 +143,12 @@ class InfluxStore(InfluxReads):
         if self._gzip_level:  # 0: sent as it is (InfluxDB on this host)
             body = gzip.compress(body, self._gzip_level)
             headers["Content-Encoding"] = "gzip"
+        headers["Content-Length"] = str(len(body))
+        # The body goes in as a one-item iterator: httpx's request and response refer to each
+        # other, so a body held by the request lives until the next full garbage collection
+        # (a few MB per batch, ten batches at once); the exhausted iterator lets it go at once.
         try:
-            r = self._http.post("/write", params=params, content=body, headers=headers)
+            r = self._http.post("/write", params=params, content=iter((body,)), headers=headers)
         except httpx.HTTPError as exc:
             raise StoreError(f"InfluxDB write failed: {exc}") from exc
         if r.status_code != 204:
