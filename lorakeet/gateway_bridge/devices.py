@@ -90,7 +90,7 @@ class DeviceDirectory:
         self.on_removed = on_removed
         self.clock = clock or time.monotonic
         self.refreshes = 0  # registry looks done (fleet mode), for tests and metrics
-        self._all: dict[DeviceKey, DeviceInfo] = {}
+        self._all: dict[tuple[str, str], DeviceInfo] = {}  # plain tuples hash in C
         self._asked: set[DeviceKey] = set()
         self._since: datetime | None = None
         self._next_refresh = -1.0
@@ -108,14 +108,15 @@ class DeviceDirectory:
         if self.fleet is not None:
             if self.clock() >= self._next_refresh:
                 self.refresh()
-            info = self._all.get(key)
+            held = (key.application_id, key.device_id)
+            info = self._all.get(held)
             if info is not None and (model is None or info.brand_id or key in self._asked):
                 return info
             # unknown, or the uplink names a model the registration lacks (recorded by the
             # registry): asked once per refresh interval
             self._asked.add(key)
             info = self.source.ensure_device(key, dev_eui, model, decoded)
-            self._all[key] = info
+            self._all[held] = info
             return info
         now = self.clock()
         hit = self._cache.get(key)
@@ -138,7 +139,9 @@ class DeviceDirectory:
             changed = fleet.devices_changed_since(since)
             count = fleet.device_count()
             full = since is None
-            if not full and count != len(self._all) + sum(1 for i in changed if i.key not in self._all):
+            if not full and count != len(self._all) + sum(
+                1 for i in changed if _held(i.key) not in self._all
+            ):
                 changed, full = fleet.devices_changed_since(None), True
         except Exception as exc:  # the registry is away: keep decoding with what we hold
             log.warning("device registry did not answer (%s); using the %d devices held", exc, len(self._all))
@@ -146,13 +149,13 @@ class DeviceDirectory:
         self.refreshes += 1
         with self._lock:
             if full:
-                fresh = {i.key: i for i in changed}
-                removed = [k for k in self._all if k not in fresh]
+                fresh = {_held(i.key): i for i in changed}
+                removed = [DeviceKey(*k) for k in self._all if k not in fresh]
                 self._all = fresh
             else:
                 removed = []
                 for info in changed:
-                    self._all[info.key] = info
+                    self._all[_held(info.key)] = info
             self._since = started
             self._asked = set()
         if removed and self.on_removed is not None:
@@ -169,7 +172,7 @@ class DeviceDirectory:
         with self._lock:
             if self.fleet is not None:
                 for info in infos:
-                    self._all[info.key] = info
+                    self._all[_held(info.key)] = info
                 return len(self._all)
             for info in infos:
                 self._cache[info.key] = (now + self.ttl * (0.5 + spread.random() / 2), info)
@@ -185,4 +188,8 @@ class DeviceDirectory:
                 self._next_refresh = -1.0
             else:
                 self._cache.pop(key, None)
-                self._all.pop(key, None)
+                self._all.pop(_held(key), None)
+
+
+def _held(key: DeviceKey) -> tuple[str, str]:
+    return (key.application_id, key.device_id)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from lorakeet.decoders import Value, is_valid_key
@@ -40,15 +41,22 @@ State = dict[str, tuple[int, Value]]
 """A device's latest values: key -> (time ns, value)."""
 
 
-def latest_line(device: DeviceKey, state: State, stamp_ns: int | None = None) -> str:
+@lru_cache(maxsize=1 << 16)
+def _series(app: str, dev: str) -> str:
+    return f"{MEASUREMENT},application_id={escape_tag(app)},device_id={escape_tag(dev)}"
+
+
+def latest_line(device: tuple[str, str], state: State, stamp_ns: int | None = None) -> str:
     """The ``latest`` point of a device (stamped at the day of its newest value unless given)."""
-    fields = ",".join(f"{k}={field_value(v)},{k}{TIME_SUFFIX}={t}i" for k, (t, v) in sorted(state.items()))
+    fields = ",".join(
+        f"{k}={v!r},{k}{TIME_SUFFIX}={t}i"
+        if type(v) is float
+        else f"{k}={field_value(v)},{k}{TIME_SUFFIX}={t}i"
+        for k, (t, v) in sorted(state.items())
+    )
     if stamp_ns is None:
         stamp_ns = max(t for t, _ in state.values()) // DAY_NS * DAY_NS
-    return (
-        f"{MEASUREMENT},application_id={escape_tag(device.application_id)},"
-        f"device_id={escape_tag(device.device_id)} {fields} {stamp_ns}"
-    )
+    return f"{_series(device[0], device[1])} {fields} {stamp_ns}"
 
 
 def parse_series(series: Iterable[dict[str, Any]], py: Callable[[Any], Value]) -> dict[DeviceKey, State]:
@@ -87,17 +95,17 @@ class LatestIndex:
 
     def __init__(self, learn: Callable[[list[DeviceKey]], dict[DeviceKey, State]]) -> None:
         self._learn = learn
-        self._state: dict[DeviceKey, State] = {}
+        self._state: dict[tuple[str, str], State] = {}  # plain tuples: hashed per uplink
         self._lock = threading.Lock()
 
-    def prepare(self, batch: Sequence[StoredUplink]) -> tuple[list[str], dict[DeviceKey, State]]:
+    def prepare(self, batch: Sequence[StoredUplink]) -> tuple[list[str], dict[tuple[str, str], State]]:
         """The ``latest`` lines for a batch, and the states to :meth:`commit` once it is written."""
-        newest: dict[DeviceKey, State] = {}
+        newest: dict[tuple[str, str], State] = {}
         for s in batch:
             if not s.readings:
                 continue
             u = s.uplink
-            dev = DeviceKey(u.application_id, u.device_id)
+            dev = (u.application_id, u.device_id)
             d = newest.get(dev)
             if d is None:
                 d = newest[dev] = {}
@@ -111,12 +119,12 @@ class LatestIndex:
             return [], {}
         unknown = [dev for dev in newest if dev not in self._state]
         if unknown:
-            learned = self._learn(unknown)
+            learned = self._learn([DeviceKey(*dev) for dev in unknown])
             with self._lock:
                 for dev in unknown:
-                    self._state.setdefault(dev, learned.get(dev, {}))
+                    self._state.setdefault(dev, learned.get(DeviceKey(*dev), {}))
         lines: list[str] = []
-        pending: dict[DeviceKey, State] = {}
+        pending: dict[tuple[str, str], State] = {}
         for dev, new in newest.items():
             held_state = self._state.get(dev, {})
             merged: State | None = None
@@ -131,7 +139,7 @@ class LatestIndex:
                 lines.append(latest_line(dev, merged))
         return lines, pending
 
-    def commit(self, pending: dict[DeviceKey, State]) -> None:
+    def commit(self, pending: dict[tuple[str, str], State]) -> None:
         """Take the states of a batch that is now stored."""
         with self._lock:
             self._state.update(pending)
@@ -140,4 +148,4 @@ class LatestIndex:
         """Drop devices (deleted): their state is learned again if they come back."""
         with self._lock:
             for dev in devices:
-                self._state.pop(dev, None)
+                self._state.pop((dev.application_id, dev.device_id), None)

@@ -115,7 +115,9 @@ class InfluxReads:
         """Write states learned from the readings to ``latest``, stamped just before their day,
         so that a writer's point of the same day (newer, or equal) stays the newest."""
         lines = [
-            latest_line(d, st, max(t for t, _ in st.values()) // DAY_NS * DAY_NS - 1)
+            latest_line(
+                (d.application_id, d.device_id), st, max(t for t, _ in st.values()) // DAY_NS * DAY_NS - 1
+            )
             for d, st in learned.items()
             if st
         ]
