@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from lorakeet.storage.factory import Store
 from lorakeet.storage.records import DeviceKey
 from lorakeet.storage.registry import Device, Registry
+from lorakeet.timeparse import parse_duration, parse_range
 
 from .auth import Viewer, ViewerDep, can_edit_device, can_view_device
 from .services import BULK_READERS as BULK_READERS
@@ -28,7 +29,6 @@ from .services import bulk_read as bulk_read
 from .services import erase_account as erase_account
 from .services import get_services as get_services
 from .services import services_of as services_of
-from .timeparse import parse_duration, parse_range
 
 
 async def get_registry(services: ServicesDep) -> Registry:

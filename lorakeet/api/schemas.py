@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
 from lorakeet.decoders import Value
 from lorakeet.decoders.javascript import MAX_UPLOAD_BYTES
+from lorakeet.ids import ID_PATTERN
 
 from .schemas_registry import DeviceList as DeviceList  # moved there; re-exported
 from .schemas_registry import DevicePublic as DevicePublic
@@ -132,9 +133,7 @@ class ApplicationSecretRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    application_id: str = Field(
-        min_length=1, max_length=64, pattern=r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"
-    )
+    application_id: str = Field(min_length=1, max_length=64, pattern=ID_PATTERN)
     secret: str | None = Field(
         None,
         min_length=16,

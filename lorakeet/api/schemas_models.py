@@ -8,11 +8,12 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from lorakeet.decoders.models import unit_factor
+from lorakeet.ids import ID_PATTERN
 
 Kind = Literal["bin", "boat", "streetlight", "other"]
 RepoId = Annotated[
     str,
-    StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"),
+    StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN),
 ]
 
 

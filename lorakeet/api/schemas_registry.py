@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
+from lorakeet.ids import DEV_EUI_PATTERN, ID_PATTERN
+
 from .schemas_models import FieldMapBody, FieldRuleBody, RepoId
 
 Kind = Literal["bin", "boat", "streetlight", "other"]
@@ -15,16 +17,14 @@ Scope = Literal["read", "write", "admin"]
 
 # No control characters anywhere (PostgreSQL refuses NUL in text).
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
-NetworkId = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
-]
+NetworkId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
 Email = Annotated[
     str,
     StringConstraints(
         max_length=320, pattern=r"^[^@\s\x00-\x1f\x7f]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}$"
     ),
 ]
-DevEui = Annotated[str, StringConstraints(pattern=r"^[0-9A-Fa-f]{16}$")]
+DevEui = Annotated[str, StringConstraints(pattern=DEV_EUI_PATTERN)]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Decoder = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]
 MetaKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]

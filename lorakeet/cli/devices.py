@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 devices_app = typer.Typer(help="Register devices in bulk.", no_args_is_help=True)
 
-_DEV_EUI = re.compile(r"^[0-9A-Fa-f]{16}$")
 _DECODER = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 
 
@@ -174,7 +173,7 @@ def read_import_file(path: Path) -> list[ImportRow | Skipped]:
 
 def _check(row: ImportRow, default_kind: str | None, default_decoder: str | None) -> dict[str, Any]:
     """The registry columns for a row; raises SkipRow with the reason it cannot be imported."""
-    from lorakeet.storage.records import is_valid_id
+    from lorakeet.ids import is_dev_eui, is_valid_id
     from lorakeet.storage.registry import KINDS
 
     if not row.application_id or not row.device_id:
@@ -188,7 +187,7 @@ def _check(row: ImportRow, default_kind: str | None, default_decoder: str | None
     decoder = row.decoder or default_decoder
     if decoder is not None and not _DECODER.match(decoder):
         raise SkipRow(f"decoder {decoder!r} is not a decoder name")
-    if row.dev_eui is not None and not _DEV_EUI.match(row.dev_eui):
+    if row.dev_eui is not None and not is_dev_eui(row.dev_eui):
         raise SkipRow(f"dev_eui {row.dev_eui!r} is not 16 hex digits")
     if (row.latitude is None) != (row.longitude is None):
         raise SkipRow("latitude and longitude go together")

@@ -61,21 +61,18 @@ def export(
     page_size: Annotated[int, typer.Option(hidden=True, min=1)] = EXPORT_PAGE,
 ) -> None:
     """Export a device's readings from the configured store as CSV or NDJSON."""
-    from lorakeet.api.timeparse import parse_time
     from lorakeet.storage.factory import open_store
     from lorakeet.storage.records import DeviceKey
     from lorakeet.timefmt import format_rfc3339_ns
+    from lorakeet.timeparse import parse_range
 
     if fmt not in ("csv", "ndjson"):
         raise typer.BadParameter("--format must be csv or ndjson")
     try:
         key = DeviceKey.from_uid(device)
-        now = time.time_ns()
-        start_ns, end_ns = parse_time(start, now), parse_time(end, now)
+        start_ns, end_ns = parse_range(start, end, time.time_ns(), ("--start", "--end"))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    if end_ns <= start_ns:
-        raise typer.BadParameter("--end must be after --start")
     store = open_store(Settings().store)
     written = 0
     try:

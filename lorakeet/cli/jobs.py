@@ -22,19 +22,16 @@ def redecode(
     """Decode a device's stored uplinks again with its current decoder and store the result."""
     from lorakeet.api.jobs import Job, redecoder
     from lorakeet.api.jobs import redecode as run
-    from lorakeet.api.timeparse import parse_time
     from lorakeet.storage.factory import open_store
     from lorakeet.storage.records import DeviceKey
     from lorakeet.storage.registry import Registry
+    from lorakeet.timeparse import parse_range
 
     try:
         key = DeviceKey.from_uid(device)
-        now = time.time_ns()
-        start_ns, end_ns = parse_time(start, now), parse_time(end, now)
+        start_ns, end_ns = parse_range(start, end, time.time_ns(), ("--start", "--end"))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    if end_ns <= start_ns:
-        raise typer.BadParameter("--end must be after --start")
     settings = Settings()
     registry = Registry(settings.registry_url)
     store = open_store(settings.store)

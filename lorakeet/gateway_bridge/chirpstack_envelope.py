@@ -6,7 +6,8 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from lorakeet.storage.records import ID_PATTERN, DeviceModel, Uplink
+from lorakeet.ids import DEV_EUI_PATTERN, ID_PATTERN
+from lorakeet.storage.records import DeviceModel, Uplink
 
 from .envelope_common import Model, OtherEvent, b64, id_text, summary, time_ns
 from .validate import EnvelopeError, check_bandwidth
@@ -14,7 +15,7 @@ from .validate import EnvelopeError, check_bandwidth
 
 class _CsDeviceInfo(Model):
     applicationId: str = Field(pattern=ID_PATTERN)
-    devEui: str = Field(pattern=r"^[0-9A-Fa-f]{16}$")
+    devEui: str = Field(pattern=DEV_EUI_PATTERN)
     deviceName: str | None = None
     deviceProfileId: Any = None
     deviceProfileName: Any = None

@@ -19,7 +19,8 @@ from typing import Any
 import orjson
 from pydantic import Field, ValidationError
 
-from lorakeet.storage.records import ID_PATTERN, DeviceModel, Uplink, is_valid_id
+from lorakeet.ids import ID_PATTERN, is_valid_id
+from lorakeet.storage.records import DeviceModel, Uplink
 
 from .chirpstack_envelope import ChirpStackUp, parse_chirpstack, profile_model
 from .envelope_common import Model, OtherEvent, b64, id_text, summary, time_ns

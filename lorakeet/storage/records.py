@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 from lorakeet.decoders import Reading, Value
+from lorakeet.ids import is_valid_id
 
 Source = Literal["ttn", "chirpstack", "backfill", "webhook", "simulator"]
-
-
-ID_PATTERN = r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"
-"""Application and device ids: The Things Stack's id rules, which ChirpStack's UUIDs and
-lower-cased DevEUIs also meet. No dots, spaces, commas, quotes, backslashes or control
-characters, so an id is safe in a ``application_id.device_id`` uid, in line protocol and
-in queries."""
-_ID = re.compile(ID_PATTERN)
-
-
-def is_valid_id(value: str) -> bool:
-    """True when ``value`` is a well-formed application or device id."""
-    return _ID.match(value) is not None
 
 
 @dataclass(frozen=True, slots=True)

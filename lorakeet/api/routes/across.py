@@ -29,13 +29,13 @@ from lorakeet.decoders import split_key
 from lorakeet.storage.records import Aggregate, DeviceKey, Point
 from lorakeet.storage.registry import Device, DeviceFilter
 from lorakeet.timefmt import format_rfc3339_ns
+from lorakeet.timeparse import parse_duration, parse_range
 
 from ..auth import Viewer, ViewerDep
 from ..csvout import column_name
 from ..deps import Services, ServicesDep, bulk_read
 from ..errors import problem_responses
 from ..schemas_across import AcrossPublic, DeviceSeries, SeriesPoint, StatsPublic, WindowStats
-from ..timeparse import parse_duration, parse_time
 
 router = APIRouter(prefix="/v1/readings", tags=["makers"])
 
@@ -127,15 +127,12 @@ def select(
         unit = split_key(quantity)[0].unit
     except KeyError:
         raise _unprocessable(f"unknown quantity {quantity!r}; see GET /v1/quantities") from None
-    now = time.time_ns()
     try:
-        start_ns, end_ns = parse_time(start, now), parse_time(end, now)
+        start_ns, end_ns = parse_range(start, end, time.time_ns())
         every_ns = parse_duration(every)
         box = parse_bbox(bbox) if bbox else None
     except ValueError as exc:
         raise _unprocessable(str(exc)) from None
-    if end_ns <= start_ns:
-        raise _unprocessable("end must be after start")
     if end_ns - start_ns > MAX_DAYS * DAY_NS:
         raise _unprocessable(f"a query may span at most {MAX_DAYS} days")
     if (end_ns - start_ns) // every_ns > MAX_WINDOWS:

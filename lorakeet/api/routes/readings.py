@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from lorakeet.decoders import split_key
 from lorakeet.storage.records import DeviceKey, Point
+from lorakeet.timeparse import parse_duration
 
 from ..auth import ViewerDep
 from ..csvout import points_csv
@@ -21,7 +22,6 @@ from ..deps import DAY_NS, MAX_RAW_DAYS, ServicesDep, bulk_read, time_range, vis
 from ..errors import problem_responses
 from ..presentation import dt, latest_public, unit_of
 from ..schemas import LatestPublic, PointPublic, ReadingsPublic
-from ..timeparse import parse_duration
 
 router = APIRouter(prefix="/v1/devices", tags=["readings"])
 

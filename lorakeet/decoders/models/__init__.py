@@ -38,6 +38,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from lorakeet.ids import ID_PATTERN
+
 from ..quantities import split_key
 from ..types import FieldMap, FieldRule
 
@@ -70,7 +72,7 @@ UNIT_FACTORS: dict[str, dict[str, float]] = {
 }
 
 _PATH = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
-_ID = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
+_ID = re.compile(ID_PATTERN)
 
 
 class ModelFileError(ValueError):

@@ -62,10 +62,12 @@ def parse_duration(text: str) -> int:
     return ns
 
 
-def parse_range(start: str, end: str, now_ns: int) -> tuple[int, int]:
+def parse_range(
+    start: str, end: str, now_ns: int, names: tuple[str, str] = ("start", "end")
+) -> tuple[int, int]:
     """[start, end) in ns from two times (see ``parse_time``); raises ValueError when either is
-    unreadable or the range is empty."""
+    unreadable or the range is empty (``names``: what the message calls the two)."""
     start_ns, end_ns = parse_time(start, now_ns), parse_time(end, now_ns)
     if end_ns <= start_ns:
-        raise ValueError("end must be after start")
+        raise ValueError(f"{names[1]} must be after {names[0]}")
     return start_ns, end_ns
