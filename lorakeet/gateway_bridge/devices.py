@@ -25,8 +25,12 @@ from typing import Protocol, runtime_checkable
 
 from lorakeet.storage.records import DeviceKey, DeviceModel
 from lorakeet.storage.registry import DeviceInfo
+from lorakeet.ttlcache import TtlCache
 
 log = logging.getLogger(__name__)
+
+CACHE_MAX_DEVICES = 1_000_000
+"""Cache mode: devices held at most (the directory of a whole large fleet)."""
 
 REFRESH_OVERLAP = timedelta(seconds=60)
 """Changes are asked for since the last look minus this (clock skew, slow commits)."""
@@ -94,7 +98,7 @@ class DeviceDirectory:
         self._asked: set[DeviceKey] = set()
         self._since: datetime | None = None
         self._next_refresh = -1.0
-        self._cache: dict[DeviceKey, tuple[float, DeviceInfo]] = {}
+        self._cache: TtlCache[DeviceKey, DeviceInfo] = TtlCache(ttl, CACHE_MAX_DEVICES, clock=self.clock)
         self._lock = threading.Lock()
 
     def device(
@@ -118,13 +122,11 @@ class DeviceDirectory:
             info = self.source.ensure_device(key, dev_eui, model, decoded)
             self._all[held] = info
             return info
-        now = self.clock()
         hit = self._cache.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
+        if hit is not None:
+            return hit
         info = self.source.ensure_device(key, dev_eui, model, decoded)
-        with self._lock:
-            self._cache[key] = (now + self.ttl, info)
+        self._cache.put(key, info)
         return info
 
     def refresh(self) -> None:
@@ -167,7 +169,6 @@ class DeviceDirectory:
         Cache mode: expiry times are spread over the second half of the TTL, so that a fleet
         loaded at once is not looked up again all at once (a thousand queries in one batch).
         """
-        now = self.clock()
         spread = random.Random(0)
         with self._lock:
             if self.fleet is not None:
@@ -175,7 +176,7 @@ class DeviceDirectory:
                     self._all[_held(info.key)] = info
                 return len(self._all)
             for info in infos:
-                self._cache[info.key] = (now + self.ttl * (0.5 + spread.random() / 2), info)
+                self._cache.put(info.key, info, self.ttl * (0.5 + spread.random() / 2))
             return len(self._cache)
 
     def invalidate(self, key: DeviceKey | None = None) -> None:
@@ -187,7 +188,7 @@ class DeviceDirectory:
                 self._since = None
                 self._next_refresh = -1.0
             else:
-                self._cache.pop(key, None)
+                self._cache.pop(key)
                 self._all.pop(_held(key), None)
 
 
