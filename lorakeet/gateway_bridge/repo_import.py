@@ -51,8 +51,9 @@ class ImportResult:
 def same_output(expected: Any, got: Any) -> bool:
     """``got`` (the codec's output) agrees with ``expected`` (the example's).
 
-    A key the example leaves out may be ``null`` in the output: the repository checks its
-    examples where an ``undefined`` property vanishes, The Things Stack keeps it as null.
+    Missing and null are the same where one side has null: the repository checks its
+    examples where an ``undefined`` property vanishes (The Things Stack keeps it as null), and
+    an example's empty YAML value (``unit:``) is null where the codec set no property at all.
     """
     if isinstance(expected, bool) or isinstance(got, bool):
         return expected is got
@@ -61,11 +62,8 @@ def same_output(expected: Any, got: Any) -> bool:
             return math.isnan(expected) and math.isnan(got)
         return expected == got or math.isclose(expected, got, rel_tol=1e-9)
     if isinstance(expected, dict) and isinstance(got, dict):
-        if any(k not in got for k in expected):
-            return False
-        if any(k not in expected and got[k] is not None for k in got):
-            return False
-        return all(same_output(v, got[k]) for k, v in expected.items())
+        keys = expected.keys() | got.keys()
+        return all(same_output(expected.get(k), got.get(k)) for k in keys)
     if isinstance(expected, list) and isinstance(got, list):
         return len(expected) == len(got) and all(
             same_output(a, b) for a, b in zip(expected, got, strict=True)

@@ -15,6 +15,7 @@ from lorakeet.api.deps import Services
 from lorakeet.cli import app as cli_app
 from lorakeet.decoders import DeviceContext
 from lorakeet.gateway_bridge.codecs import make_resolver
+from lorakeet.gateway_bridge.repo_import import same_output
 from lorakeet.gateway_bridge.sandbox import SandboxedCodec
 from lorakeet.storage.registry import Registry
 
@@ -207,3 +208,20 @@ def test_cli_import_repo(checkout: Path, tmp_path: Path, monkeypatch: pytest.Mon
     assert "already stored" in again.output
     missing = runner.invoke(cli_app, ["codecs", "import-repo", str(tmp_path), "--brand", "a", "--model", "b"])
     assert missing.exit_code != 0 and "vendor/" in missing.output
+
+
+@pytest.mark.parametrize(
+    ("expected", "got", "same"),
+    [
+        ({"unit": None, "value": 1}, {"value": 1}, True),  # YAML "unit:" where the codec set none
+        ({"value": 1}, {"value": 1, "unit": None}, True),  # undefined kept as null
+        ({"value": 1}, {"value": 1, "unit": "mm"}, False),
+        ({"a": {"b": [1, 2.0]}}, {"a": {"b": [1.0, 2]}}, True),
+        ({"a": 0.1 + 0.2}, {"a": 0.3}, True),
+        ({"a": 1}, {"a": True}, False),
+        ({"a": "1"}, {"a": 1}, False),
+        ({"a": [1]}, {"a": [1, None]}, False),
+    ],
+)
+def test_example_comparison(expected: object, got: object, same: bool) -> None:
+    assert same_output(expected, got) is same
