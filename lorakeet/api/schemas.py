@@ -205,6 +205,7 @@ class CodecRepoImport(BaseModel):
         description="EU863-870 or EU_863_870; needed when bands use different codecs",
         examples=["EU_863_870"],
     )
+    shared: bool = Field(False, description="admins: store it as a shared codec every account may use")
 
 
 class CodecPublic(BaseModel):

@@ -19,7 +19,7 @@ from lorakeet.gateway_bridge.repo_import import same_output
 from lorakeet.gateway_bridge.sandbox import SandboxedCodec
 from lorakeet.storage.registry import Registry
 
-from .conftest import api_settings, signup
+from .conftest import api_settings, make_admin, signup
 
 NESTED_JS = """
 function decodeUplink(input) {
@@ -139,6 +139,18 @@ def test_failing_example_is_not_imported(repo_client: TestClient, checkout: Path
     assert r.status_code == 422
     assert "example 0 (Air reading" in r.json()["detail"] and "'humidity': 46" in r.json()["detail"]
     assert repo_client.get("/v1/codecs", headers=maker.headers).json()["count"] == 0
+
+
+def test_shared_import_is_for_admins(repo_client: TestClient, api_services: Services) -> None:
+    body = {"brand": "acme", "model": "station", "shared": True}
+    maker = signup(repo_client)
+    r = repo_client.post("/v1/codecs/import-repo", json=body, headers=maker.headers)
+    assert r.status_code == 403 and "only admins" in r.json()["detail"]
+    admin = make_admin(api_services)
+    r = repo_client.post("/v1/codecs/import-repo", json=body, headers=admin.headers)
+    assert r.status_code == 201 and r.json()["owner_id"] is None
+    listed = repo_client.get("/v1/codecs", headers=maker.headers).json()
+    assert [c["id"] for c in listed["data"]] == [r.json()["id"]]  # every account sees a shared codec
 
 
 def test_no_checkout_is_404(api_client: TestClient) -> None:

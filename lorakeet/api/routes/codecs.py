@@ -144,9 +144,12 @@ def import_repo(
     services: ServicesDep, viewer: WriterDep, body: CodecRepoImport, response: Response
 ) -> CodecPublic:
     """Resolve the model's codec in the server's Device Repository checkout, run it on its
-    examples in the sandbox and store it as your codec (200 with the stored one when the same
-    source was imported before). 404 when the server has no checkout; 422 naming what is
-    missing, ambiguous (give ``firmware_version`` / ``band``) or failing."""
+    examples in the sandbox and store it as your codec, or as a shared one (admins, ``shared``);
+    200 with the stored one when the same source was imported before. 404 when the server has
+    no checkout; 422 naming what is missing, ambiguous (give ``firmware_version`` / ``band``)
+    or failing."""
+    if body.shared and not viewer.is_admin:
+        raise HTTPException(status_code=403, detail="only admins import shared codecs; leave out 'shared'")
     repo = services.settings.device_repo_path
     if repo is None or not (repo / "vendor").is_dir():
         raise HTTPException(
@@ -161,7 +164,7 @@ def import_repo(
             body.model,
             firmware_version=body.firmware_version,
             band=body.band,
-            owner_id=viewer.account_id,
+            owner_id=None if body.shared else viewer.account_id,
             host=shared_host(),
         )
     except DeviceRepoError as exc:
