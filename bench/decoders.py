@@ -139,9 +139,11 @@ def _add_repository_vectors() -> None:
         if name not in DECODERS:  # vendor ids with a suffix: "milesight-iot__ws202" -> milesight_ws202
             vendor, model = codec.split("__", 1)
             name = f"{vendor.split('-')[0]}_{model.replace('-', '_')}"
+            if name not in DECODERS and vendor in DECODERS:  # one decoder per vendor: "elsys"
+                name = vendor
         examples = [(e["fPort"], e["bytes_hex"]) for e in data["examples"] if e["expected"] is not None]
         if examples:
-            PAYLOADS.setdefault(name, examples)
+            PAYLOADS.setdefault(name, []).extend(examples)
 
 
 def _decodable(decode: Callable[..., object], payloads: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
