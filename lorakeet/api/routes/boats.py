@@ -21,7 +21,7 @@ from lorakeet.views.boats import (
 from lorakeet.views.fleet import BoatView, boat_views
 
 from ..auth import ViewerDep, viewer_filter
-from ..deps import ServicesDep, time_range, visible_device
+from ..deps import ServicesDep, StoreDep, TimeRangeDep, VisibleDeviceDep
 from ..errors import problem_responses
 from ..presentation import GEOJSON, dt
 
@@ -122,19 +122,12 @@ def list_boats(
     summary="A boat's track as a GeoJSON LineString",
     responses={**problem_responses(404, 422), 200: {"content": {GEOJSON: {}}}},
 )
-def boat_track(
-    services: ServicesDep,
-    viewer: ViewerDep,
-    device: str,
-    start: Annotated[str, Query(description="RFC 3339 or relative (-7d)")] = "-1d",
-    end: Annotated[str, Query(description="RFC 3339 or relative; default now")] = "now",
-) -> Response:
+def boat_track(span: TimeRangeDep, row: VisibleDeviceDep, store: StoreDep) -> Response:
     """An RFC 7946 Feature whose geometry is the track (a Point with one fix, null with none);
     properties list the fix times (Unix seconds) and any geofence events."""
-    start_ns, end_ns = time_range(start, end)
-    row = visible_device(services, viewer, device)
+    start_ns, end_ns = span
     key = DeviceKey(row.application_id, row.device_id)
-    fixes = track(services.store.points(key, None, start_ns, end_ns, MAX_FIXES))
+    fixes = track(store.points(key, None, start_ns, end_ns, MAX_FIXES))
     feature = linestring_feature(key.uid, fixes)
     ring = polygon_from_metadata(row.metadata)
     if ring is not None:
@@ -149,16 +142,9 @@ def boat_track(
     summary="When a boat left or entered its geofence",
     responses=problem_responses(404, 409, 422),
 )
-def boat_geofence_events(
-    services: ServicesDep,
-    viewer: ViewerDep,
-    device: str,
-    start: Annotated[str, Query(description="RFC 3339 or relative (-7d)")] = "-1d",
-    end: Annotated[str, Query(description="RFC 3339 or relative; default now")] = "now",
-) -> GeofenceEvents:
+def boat_geofence_events(span: TimeRangeDep, row: VisibleDeviceDep, store: StoreDep) -> GeofenceEvents:
     """Crossings computed from the track; 409 when the boat has no geofence in its metadata."""
-    start_ns, end_ns = time_range(start, end)
-    row = visible_device(services, viewer, device)
+    start_ns, end_ns = span
     ring = polygon_from_metadata(row.metadata)
     if ring is None:
         raise HTTPException(
@@ -166,7 +152,7 @@ def boat_geofence_events(
             detail="this boat has no geofence: set metadata.geofence to a GeoJSON Polygon ([lon, lat] pairs)",
         )
     key = DeviceKey(row.application_id, row.device_id)
-    fixes = track(services.store.points(key, None, start_ns, end_ns, MAX_FIXES))
+    fixes = track(store.points(key, None, start_ns, end_ns, MAX_FIXES))
     last = fixes[-1] if fixes else None
     return GeofenceEvents(
         device=key.uid,

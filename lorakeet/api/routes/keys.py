@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path
 
 from ..auth import ReaderDep, WriterDep, hash_key, new_key
-from ..deps import ServicesDep
+from ..deps import RegistryDep
 from ..errors import problem_responses
 from ..presentation import key_public
 from ..schemas_registry import KeyCreate, KeyCreated, KeyList, KeyPublic
@@ -16,14 +16,14 @@ router = APIRouter(prefix="/v1/keys", tags=["keys"])
 
 
 @router.get("", summary="List your keys", responses=problem_responses(401))
-def list_keys(services: ServicesDep, viewer: ReaderDep) -> KeyList:
+def list_keys(registry: RegistryDep, viewer: ReaderDep) -> KeyList:
     """Your account's keys, revoked ones included; never the secrets."""
-    rows = services.registry.list_keys(viewer.account_id)
+    rows = registry.list_keys(viewer.account_id)
     return KeyList(data=[key_public(r) for r in rows], count=len(rows))
 
 
 @router.post("", status_code=201, summary="Create a key", responses=problem_responses(401, 403))
-def create_key(services: ServicesDep, viewer: WriterDep, body: KeyCreate) -> KeyCreated:
+def create_key(registry: RegistryDep, viewer: WriterDep, body: KeyCreate) -> KeyCreated:
     """A new key with at most the scopes of the key making it (which needs ``write``: a read-only
     key cannot mint keys); the secret is shown only now."""
     missing = set(body.scopes) - viewer.scopes
@@ -31,26 +31,26 @@ def create_key(services: ServicesDep, viewer: WriterDep, body: KeyCreate) -> Key
         raise HTTPException(status_code=403, detail=f"your key cannot grant {', '.join(sorted(missing))}")
     assert viewer.account_id is not None
     key = new_key()
-    row = services.registry.create_key(
+    row = registry.create_key(
         viewer.account_id,
         name=body.name,
         key_hash=hash_key(key),
         prefix=key[:8],
         scopes=sorted(set(body.scopes)),
     )
-    services.registry.audit(viewer.account_id, "key.create", f"key:{row.id}", {"name": body.name})
+    registry.audit(viewer.account_id, "key.create", f"key:{row.id}", {"name": body.name})
     return KeyCreated(**key_public(row).model_dump(), key=key)
 
 
 @router.delete("/{key_id}", summary="Revoke a key", responses=problem_responses(401, 403, 404))
 def revoke_key(
-    services: ServicesDep, viewer: WriterDep, key_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+    registry: RegistryDep, viewer: WriterDep, key_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
 ) -> KeyPublic:
     """Revoke one of your keys (admins: any key) with a ``write`` key; revoking twice is harmless."""
-    row = services.registry.get_key(key_id)
+    row = registry.get_key(key_id)
     if row is None or not (viewer.is_admin or row.account_id == viewer.account_id):
         raise HTTPException(status_code=404, detail=f"no key {key_id}")
-    revoked = services.registry.revoke_key(key_id)
+    revoked = registry.revoke_key(key_id)
     assert revoked is not None
-    services.registry.audit(viewer.account_id, "key.revoke", f"key:{key_id}")
+    registry.audit(viewer.account_id, "key.revoke", f"key:{key_id}")
     return key_public(revoked)
