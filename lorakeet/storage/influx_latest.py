@@ -4,20 +4,27 @@ InfluxDB 1.x answers "the newest value of every key of a device" with ``last()``
 shard the device has data in (milliseconds per device, and a fleet page takes a query per
 key over every device). Instead, each write also writes one ``latest`` point per device
 whose values moved: tags ``application_id`` and ``device_id``, one field per reading key
-with the newest value, and ``<key>@t`` with that value's own time (ns). The point carries
-the device's whole latest state and is stamped at the start of the UTC day of its newest
-value, so a device has at most one ``latest`` point per day (retention drops old ones with
-the readings) and the newest one is all a reader needs: ``ORDER BY time DESC LIMIT 1``.
+with the newest value, and ``<key>@t`` with that value's own time (ns).
+
+Every such point is stamped at one fixed instant far ahead, ``STAMP_NS``
+(2200-01-01T00:00:00Z), so all of them live in one shard that retention never drops, a
+device has one point, and InfluxDB merges the fields of each write into it (a write carries
+only the keys that moved). A read asks for that instant only (``time >= STAMP_NS - 1``):
+one small shard, one query for one device or a whole fleet, whatever the readings' volume.
+The time a reader is given is each key's own ``<key>@t``, never the stamp.
 
 The writer keeps each device's state in memory (:class:`LatestIndex`), learned from the
-store once per process and device (the newest ``latest`` point; else ``last()`` over the
-readings, for data written before this layout). A value replaces the held one only when it
-is at least as new, so a backfill or a spool replay of older uplinks never moves a latest
-value back. The state is changed only after the write succeeded.
+store once per process and device (the ``latest`` point; else ``last()`` over the readings,
+for data written before this layout, in which case its first write carries every key). A
+value replaces the held one only when it is at least as new, so a backfill or a spool replay
+of older uplinks never moves a latest value back. The state is changed only after the write
+succeeded. A reader that learns a device from the readings keeps it at ``STAMP_NS - 1``;
+readers merge a device's (at most two) points key by key, newest ``<key>@t`` first.
 
 Limits: two bridges sharing a subscription each hold their own state; when both write the
-same device within the same flush interval, the later write wins even if its values are
-older (a device's next uplink puts it right). A deleted device is dropped from the
+same key of the same device within one flush interval, the later write wins even if its
+value is older (the device's next uplink puts it right). Latest values outlive the readings'
+retention (as SQLite's ``series`` table does). A deleted device is dropped from the
 measurement; a bridge forgets it when its device directory notices the deletion.
 """
 
@@ -35,7 +42,8 @@ from .records import DeviceKey, LatestValue, StoredUplink
 
 MEASUREMENT = "latest"
 TIME_SUFFIX = "@t"
-DAY_NS = 86_400 * 1_000_000_000
+STAMP_NS = 7_258_118_400 * 1_000_000_000
+"""2200-01-01T00:00:00Z: the one instant every writer's ``latest`` point is stamped at."""
 
 State = dict[str, tuple[int, Value]]
 """A device's latest values: key -> (time ns, value)."""
@@ -46,36 +54,40 @@ def _series(app: str, dev: str) -> str:
     return f"{MEASUREMENT},application_id={escape_tag(app)},device_id={escape_tag(dev)}"
 
 
-def latest_line(device: tuple[str, str], state: State, stamp_ns: int | None = None) -> str:
-    """The ``latest`` point of a device (stamped at the day of its newest value unless given)."""
+def latest_line(device: tuple[str, str], state: State, stamp_ns: int = STAMP_NS) -> str:
+    """The ``latest`` point of a device with the values of ``state``."""
     fields = ",".join(
         f"{k}={v!r},{k}{TIME_SUFFIX}={t}i"
         if type(v) is float
         else f"{k}={field_value(v)},{k}{TIME_SUFFIX}={t}i"
         for k, (t, v) in sorted(state.items())
     )
-    if stamp_ns is None:
-        stamp_ns = max(t for t, _ in state.values()) // DAY_NS * DAY_NS
     return f"{_series(device[0], device[1])} {fields} {stamp_ns}"
 
 
 def parse_series(series: Iterable[dict[str, Any]], py: Callable[[Any], Value]) -> dict[DeviceKey, State]:
-    """States from ``SELECT * FROM latest ... GROUP BY application_id, device_id`` series."""
+    """States from ``SELECT * FROM latest ... GROUP BY application_id, device_id`` series
+    (a device's points merged key by key: the newest ``<key>@t`` wins)."""
     out: dict[DeviceKey, State] = {}
     for s in series:
         tags = s.get("tags", {})
         dev = DeviceKey(str(tags.get("application_id", "")), str(tags.get("device_id", "")))
         cols: list[str] = s["columns"]
-        row = s["values"][0]
         at = {c: i for i, c in enumerate(cols)}
-        state: State = {}
-        for i, c in enumerate(cols):
-            v = row[i]
-            if v is None or c.endswith(TIME_SUFFIX) or not is_valid_key(c):
-                continue
-            t = row[at[c + TIME_SUFFIX]] if c + TIME_SUFFIX in at else None
-            if t is not None:
-                state[c] = (int(t), py(v))
+        pairs = [
+            (i, at[c + TIME_SUFFIX], c)
+            for i, c in enumerate(cols)
+            if not c.endswith(TIME_SUFFIX) and c + TIME_SUFFIX in at and is_valid_key(c)
+        ]
+        state: State = out.get(dev, {})
+        for row in s["values"]:
+            for i, ti, c in pairs:
+                v, t = row[i], row[ti]
+                if v is None or t is None:
+                    continue
+                held = state.get(c)
+                if held is None or int(t) > held[0]:
+                    state[c] = (int(t), py(v))
         if state:
             out[dev] = state
     return out
@@ -90,11 +102,15 @@ class LatestIndex:
     """The writer's view of each device's latest values; see the module docstring.
 
     ``learn(devices)`` answers the stored states of devices this process has not written
-    yet (devices without any data are absent from its answer).
+    yet (devices without any data are absent from its answer), and which of them it found
+    only in the readings (their first ``latest`` point must carry every key).
     """
 
-    def __init__(self, learn: Callable[[list[DeviceKey]], dict[DeviceKey, State]]) -> None:
+    def __init__(
+        self, learn: Callable[[list[DeviceKey]], tuple[dict[DeviceKey, State], set[DeviceKey]]]
+    ) -> None:
         self._learn = learn
+        self._full: set[tuple[str, str]] = set()
         self._state: dict[tuple[str, str], State] = {}  # plain tuples: hashed per uplink
         self._lock = threading.Lock()
 
@@ -119,33 +135,36 @@ class LatestIndex:
             return [], {}
         unknown = [dev for dev in newest if dev not in self._state]
         if unknown:
-            learned = self._learn([DeviceKey(*dev) for dev in unknown])
+            learned, from_readings = self._learn([DeviceKey(*dev) for dev in unknown])
             with self._lock:
                 for dev in unknown:
                     self._state.setdefault(dev, learned.get(DeviceKey(*dev), {}))
+                self._full.update((d.application_id, d.device_id) for d in from_readings)
         lines: list[str] = []
         pending: dict[tuple[str, str], State] = {}
+        full = self._full
         for dev, new in newest.items():
             held_state = self._state.get(dev, {})
-            merged: State | None = None
+            moved: State = {}
             for k, tv in new.items():
                 held = held_state.get(k)
                 if held is None or (tv[0] >= held[0] and held != tv):
-                    if merged is None:
-                        merged = dict(held_state)
-                    merged[k] = tv
-            if merged is not None:
+                    moved[k] = tv
+            if moved or dev in full:
+                merged = {**held_state, **moved}
                 pending[dev] = merged
-                lines.append(latest_line(dev, merged))
+                lines.append(latest_line(dev, merged if dev in full else moved))
         return lines, pending
 
     def commit(self, pending: dict[tuple[str, str], State]) -> None:
         """Take the states of a batch that is now stored."""
         with self._lock:
             self._state.update(pending)
+            self._full.difference_update(pending)
 
     def forget(self, devices: Iterable[DeviceKey]) -> None:
         """Drop devices (deleted): their state is learned again if they come back."""
         with self._lock:
             for dev in devices:
                 self._state.pop((dev.application_id, dev.device_id), None)
+                self._full.discard((dev.application_id, dev.device_id))

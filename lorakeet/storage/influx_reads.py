@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -16,13 +17,16 @@ import orjson
 
 from lorakeet.decoders import Value, is_valid_key, split_key
 
-from .influx_latest import DAY_NS, State, latest_line, parse_series, state_values
 from .influx_latest import MEASUREMENT as LATEST
+from .influx_latest import STAMP_NS, State, latest_line, parse_series, state_values
 from .protocols import StoreError
 from .records import Aggregate, DeviceKey, LatestValue, Point, UplinkView
 
 log = logging.getLogger(__name__)
 
+FLEET_TTL_S = 1.0
+"""How old a fleet's latest values may be when served (another process's writes show after it)."""
+_FILTER_UP_TO = 100  # devices named in a latest query; more: the whole (small) measurement, filtered here
 _TAG_COLUMNS = frozenset({"time", "application_id", "device_id", "kind"})
 _AGG_FN: dict[Aggregate, str] = {"mean": "mean", "min": "min", "max": "max", "last": "last", "count": "count"}
 
@@ -48,6 +52,7 @@ class InfluxReads:
     """The reading side of :class:`~lorakeet.storage.influx_store.InfluxStore`."""
 
     _no_data: set[DeviceKey]
+    _fleet: tuple[float, dict[DeviceKey, State]] | None = None
 
     def query(self, q: str, method: Literal["GET", "POST"] = "GET") -> list[dict[str, Any]]:
         """Run InfluxQL (the store's)."""
@@ -94,32 +99,42 @@ class InfluxReads:
         return {d: state_values(states[d]) for d in wanted if d in states}
 
     def _latest_points(self, devices: Sequence[DeviceKey]) -> dict[DeviceKey, State]:
-        where = _where(devices[0]) if len(devices) == 1 else _where_many(devices)
-        q = (
-            f"SELECT * FROM {LATEST} WHERE {where} GROUP BY application_id, device_id "
-            "ORDER BY time DESC LIMIT 1"
-        )
+        """The devices' ``latest`` points: one query on one shard.
+
+        More than ``_FILTER_UP_TO`` devices: the whole measurement, which InfluxDB 1.x answers
+        at a few tens of µs per device; that answer is kept for ``FLEET_TTL_S`` and shared by
+        the fleet reads of this process in that time (this process's own writes drop it).
+        """
+        span = f"time >= {STAMP_NS - 1} AND time <= {STAMP_NS}"
+        if len(devices) > _FILTER_UP_TO:
+            now = time.monotonic()
+            cached = self._fleet
+            if cached is None or now - cached[0] > FLEET_TTL_S:
+                q = f"SELECT * FROM {LATEST} WHERE {span} GROUP BY application_id, device_id"
+                cached = (now, parse_series((s for r in self.query(q) for s in r.get("series", [])), _py))
+                self._fleet = cached
+            fleet = cached[1]
+            return {d: fleet[d] for d in devices if d in fleet}
+        span += f" AND {_where(devices[0]) if len(devices) == 1 else _where_many(devices)}"
+        q = f"SELECT * FROM {LATEST} WHERE {span} GROUP BY application_id, device_id"
         found = parse_series((s for res in self.query(q) for s in res.get("series", [])), _py)
         wanted = set(devices)
         return {d: st for d, st in found.items() if d in wanted}
 
-    def _stored_states(self, devices: list[DeviceKey]) -> dict[DeviceKey, State]:
-        """What the store holds for devices new to this process's writer (LatestIndex.learn)."""
+    def _stored_states(self, devices: list[DeviceKey]) -> tuple[dict[DeviceKey, State], set[DeviceKey]]:
+        """What the store holds for devices new to this process's writer (LatestIndex.learn),
+        and which of them were found in the readings only."""
         states = self._latest_points(devices)
         missing = [d for d in devices if d not in states]
-        if missing:
-            states.update(self._latest_from_readings(missing))
-        return states
+        from_readings: dict[DeviceKey, State] = self._latest_from_readings(missing) if missing else {}
+        states.update(from_readings)
+        return states, set(from_readings)
 
     def _remember(self, learned: dict[DeviceKey, State]) -> None:
-        """Write states learned from the readings to ``latest``, stamped just before their day,
-        so that a writer's point of the same day (newer, or equal) stays the newest."""
+        """Write states learned from the readings to ``latest``, stamped just before the
+        writers' instant (readers merge both points key by key, so neither hides the other)."""
         lines = [
-            latest_line(
-                (d.application_id, d.device_id), st, max(t for t, _ in st.values()) // DAY_NS * DAY_NS - 1
-            )
-            for d, st in learned.items()
-            if st
+            latest_line((d.application_id, d.device_id), st, STAMP_NS - 1) for d, st in learned.items() if st
         ]
         try:
             self.write_lines(lines)

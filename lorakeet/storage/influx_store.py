@@ -163,17 +163,18 @@ class InfluxStore(InfluxReads):
         except (TypeError, ValueError, OverflowError) as exc:  # e.g. an integer orjson cannot hold
             raise PointsRefused(f"not representable in line protocol: {exc}") from exc
         latest, pending = self._latest.prepare(batch)
+        self.write_lines(lines)
+        if not latest:
+            return
+        # after the readings, in a request of their own: latest values never get ahead of
+        # what is stored, and a refused latest point never dead-letters the uplinks
         try:
-            self.write_lines(lines + latest if latest else lines)
-        except PointsRefused:
-            if not latest:
-                raise
-            # the readings alone decide: a ``latest`` point refused (a retention policy shorter
-            # than its day) must not dead-letter the uplinks; the index is then left as it was
-            self.write_lines(lines)
-            log.warning("InfluxDB refused latest-value points; readings stored, latest values not updated")
+            self.write_lines(latest)
+        except StoreError as exc:
+            log.warning("readings stored; latest values not updated (the next uplinks update them): %s", exc)
             return
         self._latest.commit(pending)
+        self._fleet = None  # this process's fleet reads see its own writes at once
 
     def write_rejected(self, batch: Sequence[RejectedMessage]) -> None:
         """Keep unparseable messages in the ``rejected`` measurement."""
@@ -198,6 +199,7 @@ class InfluxStore(InfluxReads):
     def forget_devices(self, devices: Sequence[DeviceKey]) -> None:
         """Devices deleted (here or elsewhere): their latest values are learned again if they return."""
         self._latest.forget(devices)
+        self._fleet = None
         self._no_data.difference_update(devices)
 
     def close(self) -> None:

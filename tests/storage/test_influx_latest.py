@@ -105,6 +105,25 @@ def test_a_store_written_before_the_latest_measurement_is_read_and_learned(
         writer.close()
 
 
+def test_a_new_writer_on_an_old_store_writes_every_key_first(
+    influx_server: InfluxServer, influx_store: InfluxStore
+) -> None:
+    old = [up(A, T0, 1, {"fill_pct_1": 10.0, "battery_2": 90.0})]
+    influx_store.write_lines([line for s in old for line in uplink_lines(s)])  # no latest points
+    writer = InfluxStore(influx_server.url, influx_store.database)
+    reader = InfluxStore(influx_server.url, influx_store.database)
+    try:
+        writer.write([up(A, T0 + H, 2, {"fill_pct_1": 11.0})])
+        writer.write([up(A, T0 + 2 * H, 3, {"fill_pct_1": 12.0})])  # then only what moved
+        assert table(reader.latest(A)) == {"fill_pct_1": (T0 + 2 * H, 12.0), "battery_2": (T0, 90.0)}
+        assert reader._no_data == set()  # found in the latest measurement, not in the readings
+        rows = influx_store.query("SELECT * FROM latest")[0]["series"][0]["values"]
+        assert len(rows) == 1  # one point per device, whatever the number of writes
+    finally:
+        writer.close()
+        reader.close()
+
+
 def test_delete_drops_latest_values(influx_store: InfluxStore, fresh: InfluxStore) -> None:
     influx_store.write([up(A, T0, 1, {"fill_pct_1": 10.0}), up(B, T0, 1, {"fill_pct_1": 20.0})])
     assert fresh.latest(A)
@@ -118,7 +137,7 @@ def test_delete_drops_latest_values(influx_store: InfluxStore, fresh: InfluxStor
 
 def test_state_moves_only_when_the_batch_is_committed() -> None:
     learned: list[list[DeviceKey]] = []
-    index = LatestIndex(lambda devs: learned.append(devs) or {})
+    index = LatestIndex(lambda devs: (learned.append(devs) or {}, set()))
     batch = [up(A, T0, 1, {"fill_pct_1": 10.0})]
     lines, pending = index.prepare(batch)
     assert len(lines) == 1 and lines[0].startswith("latest,application_id=bins-town,device_id=bin-001 ")
@@ -126,3 +145,20 @@ def test_state_moves_only_when_the_batch_is_committed() -> None:
     index.commit(pending)
     assert index.prepare(batch) == ([], {})  # written: nothing moved
     assert learned == [[A]]  # the store was asked once
+
+
+def test_fleet_reads_share_one_answer_for_at_most_a_second(
+    influx_store: InfluxStore, fresh: InfluxStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fleet = [DeviceKey("bins-town", f"bin-{i:03d}") for i in range(150)]
+    influx_store.write([up(d, T0, 1, {"fill_pct_1": float(i)}) for i, d in enumerate(fleet)])
+    got = fresh.latest_many(fleet)
+    assert [values(got[d]) for d in fleet] == [{"fill_pct_1": float(i)} for i in range(150)]
+    influx_store.write([up(fleet[0], T0 + S, 2, {"fill_pct_1": 99.0})])  # another process writes
+    assert values(fresh.latest_many(fleet)[fleet[0]]) == {"fill_pct_1": 0.0}  # within the second
+    assert values(fresh.latest(fleet[0])) == {"fill_pct_1": 99.0}  # one device: always asked
+    assert fresh._fleet is not None
+    monkeypatch.setattr(fresh, "_fleet", (fresh._fleet[0] - 1.5, fresh._fleet[1]))  # a second later
+    assert values(fresh.latest_many(fleet)[fleet[0]]) == {"fill_pct_1": 99.0}
+    fresh.write([up(fleet[1], T0 + S, 2, {"fill_pct_1": 77.0})])  # its own write: seen at once
+    assert values(fresh.latest_many(fleet)[fleet[1]]) == {"fill_pct_1": 77.0}
