@@ -7,6 +7,7 @@ is full the producer blocks, which pushes back on the broker connection.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import deque
@@ -33,6 +34,7 @@ class BatchQueue(Generic[T]):
         self._closed = False
         self._want = 1  # items the waiting consumer needs before it wants a wake-up
         self.accepted = 0  # items ever put (the consumer counts what it finished against it)
+        self.taken: list[T] = []  # the last batch handed out (the consumer clears it once done)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -78,7 +80,12 @@ class BatchQueue(Generic[T]):
                 self._not_empty.wait(remaining)
             self._want = 1
             n = min(max_items, len(self._items))
-            batch = [self._items.popleft() for _ in range(n)]
+            # ``taken`` holds the batch before it leaves the deque: a consumer interrupted
+            # here (a crash, an exception raised into its thread) finds it there, at worst twice
+            self.taken = batch = list(itertools.islice(self._items, n))
+            popleft = self._items.popleft
+            for _ in range(n):
+                popleft()
             self._not_full.notify_all()
             return batch
 

@@ -191,7 +191,9 @@ class Pipeline:
             thread.join()
             crash, self._crash = self._crash, None
             if crash is None:
-                return  # ran to its end: stopped
+                if self.queue.closed and not self._in_flight and not len(self.queue):
+                    return  # ran to its end: stopped
+                crash = RuntimeError("the pipeline thread ended without finishing its work")
             self.stats.restarts += 1
             self._retries += 1
             delay = min(RESTART_INITIAL_S * 2 ** (self._retries - 1), RESTART_MAX_S)
@@ -210,28 +212,28 @@ class Pipeline:
     def run(self) -> None:
         """Consume until the queue is closed and empty (the in-flight batch first, after a crash)."""
         while True:
-            batch = self._in_flight
+            batch = self._in_flight or self.queue.taken
             retry = bool(batch)
             if not batch:
                 self._down = ""
                 batch = self.queue.get_batch(self.batch_size, self.flush_interval, idle_timeout=0.5)
                 self._batch_since = time.monotonic()
-                self._in_flight = batch
             if not batch:
                 if self.queue.closed:
                     self.durability.replay(final=True)
                     return
                 self.durability.replay()
                 continue
+            self._in_flight = batch
             self.durability.tolerant = self._retries >= TOLERANT_AFTER
             self.process(batch, retry=retry)
-            self._in_flight = []
-            self._retries = 0
-            self._down = ""
-            with self._idle:
+            with self._idle:  # counted before it is forgotten: a crash in between counts it twice, not never
                 self._finished += len(batch)
                 if self._finished >= self.queue.accepted:
                     self._idle.notify_all()
+            self._in_flight = self.queue.taken = []
+            self._retries = 0
+            self._down = ""
 
     # -- the work ------------------------------------------------------------------------
 
