@@ -26,7 +26,7 @@ from lorakeet.gateway_bridge.broker import LocalBroker, free_port
 from lorakeet.gateway_bridge.devices import DeviceDirectory
 from lorakeet.gateway_bridge.durability import replay_dead_letters
 from lorakeet.gateway_bridge.pipeline import Decoding, Inbound, Pipeline
-from lorakeet.settings import ApiSettings, MqttSettings, PipelineSettings, Settings
+from lorakeet.settings import ApiSettings, MqttSettings, PipelineSettings, Settings, StoreSettings
 from lorakeet.storage.dead_letters import DeadLetters
 from lorakeet.storage.influx_store import InfluxStore
 from lorakeet.storage.records import DeviceKey, StoredUplink
@@ -358,3 +358,86 @@ def test_pipeline_thread_crash(crash_api: tuple[str, Pipeline, CrashOnce]) -> No
     assert pipeline.stats.restarts == 1
     assert down and "pipeline thread died" in down[0] and "injected crash" in down[0]
     assert statuses[-1][0] == 200
+
+
+def test_missing_database_blocks_loudly_then_drains(
+    tmp_path: Path, influx_server: InfluxServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    from lorakeet.storage.spool import Spool
+
+    db = influx_server.new_database()
+    store = InfluxStore(influx_server.url, db, timeout_s=5)  # the database does not exist yet
+    registry = Registry(f"sqlite:///{tmp_path / 'registry.db'}")
+    p = Pipeline(
+        store,
+        Decoding(DeviceDirectory(registry)),
+        batch_size=25,
+        flush_interval=0.01,
+        retry_initial=0.1,
+        retry_max=0.5,
+        spool=Spool(tmp_path / "spool.db"),
+        dead_letters=DeadLetters(registry),
+    )
+    acks: list[BaseException | None] = []
+    n = 100
+    p.start()
+    try:
+        for i in range(n):
+            p.submit(Inbound(uplink(i)[1], "ttn", "drill", arrived_ns=time.time_ns(), done=acks.append))
+        assert p.wait_idle(30)
+        blocked = p.health()
+        assert acks == [None] * n  # durable in the spool meanwhile
+        assert blocked and "store blocked" in blocked[0] and "database not found" in blocked[0]
+        assert any(r.levelname == "CRITICAL" and "BLOCKED" in r.message for r in caplog.records)
+        store.create_database()  # the operator fixes it
+        wait_until(lambda: p.stats.spool_depth == 0, 30, "the spool drained")
+        stored, dups = influx_counts(store)
+        report(
+            "missing-database",
+            n,
+            stored,
+            dups,
+            f"blocked: {blocked[0][:60]}...; spooled, drained once created",
+            dead_lettered=0,
+        )
+        assert (stored, dups) == (n, 0) and p.health() == []
+    finally:
+        p.stop()
+        registry.close()
+        store.close()
+
+
+def test_overflow_poison_through_a_worker_process(tmp_path: Path, broker: LocalBroker) -> None:
+    registry_url = f"sqlite:///{tmp_path / 'registry.db'}"
+    settings = Settings(
+        mqtt=MqttSettings(url=broker.url, qos=1, client_id=f"drill-{uuid.uuid4().hex[:6]}"),
+        pipeline=PipelineSettings(
+            batch_size=100, flush_interval_s=0.05, spool_path=tmp_path / "spool.db", workers=1
+        ),
+        store=StoreSettings(kind="sqlite", sqlite_path=tmp_path / "readings.db"),
+        registry_url=registry_url,
+    )
+    bridge = Bridge(settings)
+    bridge.start()
+    assert bridge.mqtt.wait_connected(10)
+    n = 200
+    poison = {10: patched(10, f_cnt=2**64 - 1), 90: patched(90, received_at="2300-01-01T00:00:00Z")}
+    try:
+        publish(broker.port, [(topic(i), poison.get(i, uplink(i)[1])) for i in range(n)])
+        wait_until(lambda: bridge.pipeline.stats.received >= n, 60, f"{n} messages received")
+        assert bridge.pipeline.wait_idle(30)
+        stored, dups = sqlite_counts(tmp_path / "readings.db")
+        stats = bridge.pipeline.stats
+        report(
+            "overflow-poison-worker",
+            n,
+            stored,
+            dups,
+            "pipeline.workers=1",
+            rejected=stats.rejected,
+            dead_lettered=stats.dead_lettered,
+        )
+        assert (stored, stats.rejected, dups) == (n - 2, 2, 0)
+        assert stats.rejected_by == {"f_cnt": 1, "time": 1} and bridge.pipeline.health() == []
+    finally:
+        bridge.stop()
