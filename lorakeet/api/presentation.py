@@ -15,7 +15,6 @@ import orjson
 from lorakeet.decoders import split_key
 from lorakeet.storage.records import DeviceKey, LatestValue
 from lorakeet.storage.registry import Account, ApiKey, Device
-from lorakeet.views.bins import nearest_neighbour_route
 from lorakeet.views.fleet import BinView
 
 from .auth import ANONYMOUS, Viewer, can_edit_device
@@ -141,25 +140,6 @@ def bin_public(b: BinView) -> BinPublic:
         reason=s.reason,
         battery=b.battery,
     )
-
-
-def collection_route(
-    bins: list[BinView], depot: tuple[float, float] | None
-) -> tuple[list[BinView], list[BinView], tuple[float, float] | None]:
-    """(located bins in route order, unlocated bins, depot used); the depot defaults to the centroid."""
-    located = [b for b in bins if b.device.latitude is not None and b.device.longitude is not None]
-    unlocated = [b for b in bins if b not in located]
-    if depot is None and located:
-        depot = (
-            sum(b.device.latitude or 0.0 for b in located) / len(located),
-            sum(b.device.longitude or 0.0 for b in located) / len(located),
-        )
-    if depot is None:
-        return [], unlocated, None
-    ordered = nearest_neighbour_route(
-        depot, located, lambda b: (b.device.latitude or 0.0, b.device.longitude or 0.0)
-    )
-    return ordered, unlocated, depot
 
 
 def _iso(d: datetime | None) -> str:

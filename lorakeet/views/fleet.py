@@ -107,13 +107,17 @@ def bin_views(
     *,
     default_threshold: float = DEFAULT_THRESHOLD_PCT,
     lookback_ns: int = BIN_LOOKBACK_NS,
+    history: FillHistory | None = None,
 ) -> list[BinView]:
     """Every bin ``f`` lets through, fullest first (bins without readings last)."""
     rows = devices_of_kind(registry, "bin", f)
     latest = store.latest_many([r.key for r in rows])
-    history = (
-        history_of(store) if lookback_ns == BIN_LOOKBACK_NS else FillHistory(store, lookback_ns=lookback_ns)
-    )
+    if history is None:
+        history = (
+            history_of(store)
+            if lookback_ns == BIN_LOOKBACK_NS
+            else FillHistory(store, lookback_ns=lookback_ns)
+        )
     out = []
     for row in rows:
         lv = latest.get(row.key, [])

@@ -1,7 +1,7 @@
 """Bin routes for council crews: fill levels, what needs collecting, and today's route.
 
 The collection list comes as JSON, CSV (for a spreadsheet or a printer) or RFC 7946
-GeoJSON (for a phone map app): bins ordered as a nearest-neighbour route from the depot.
+GeoJSON (for a phone map app): bins ordered as a closed tour from the depot.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel
 
-from lorakeet.views.bins import DEFAULT_THRESHOLD_PCT, route_length_m
+from lorakeet.views.bins import DEFAULT_THRESHOLD_PCT
+from lorakeet.views.collection import Collection, answers_of, collection_route
 from lorakeet.views.fleet import BinView, bin_views
 
 from ..auth import Viewer, ViewerDep, viewer_filter
 from ..deps import Services, ServicesDep, deadline_ns
 from ..errors import problem_responses
-from ..presentation import GEOJSON, bin_public, collection_csv, collection_geojson, collection_route, dt
+from ..presentation import GEOJSON, bin_public, collection_csv, collection_geojson, dt
 from ..schemas import BinPublic
 
 router = APIRouter(prefix="/v1/bins", tags=["bins"])
@@ -108,20 +109,25 @@ def collection_list(
     horizon: Horizon = None,
     tz: Tz = "UTC",
 ) -> CollectionList | Response:
-    """Bins needing collection before the deadline, as a nearest-neighbour route from the depot
-    (``depot_lat``/``depot_lon``; the bins' centroid when not given). Bins with no location come last."""
+    """Bins needing collection before the deadline, as a closed tour from the depot and back
+    (``depot_lat``/``depot_lon``; the bins' centroid when not given), planned by a routing
+    solver and never longer than a 2-opt tour. Bins with no location come last. Anonymous
+    answers are kept for a few seconds."""
     if (depot_lat is None) != (depot_lon is None):
         raise HTTPException(status_code=422, detail="give both depot_lat and depot_lon, or neither")
     depot = (depot_lat, depot_lon) if depot_lat is not None and depot_lon is not None else None
     deadline = deadline_ns(time.time_ns(), horizon, tz)
-    due = [b for b in _bins(services, viewer, threshold, deadline) if b.state.needs_collection]
-    ordered, unlocated, used = collection_route(due, depot)
-    length = (
-        route_length_m(used, [(b.device.latitude or 0.0, b.device.longitude or 0.0) for b in ordered])
-        if used
-        else 0.0
-    )
-    stops = [bin_public(b) for b in ordered + unlocated]
+
+    def compute() -> tuple[int, Collection]:
+        due = [b for b in _bins(services, viewer, threshold, deadline) if b.state.needs_collection]
+        return deadline, collection_route(due, depot)
+
+    if viewer.anonymous:  # the same public answer for everyone: kept a few seconds
+        deadline, c = answers_of(services.store).get(("collection", threshold, horizon, tz, depot), compute)
+    else:
+        deadline, c = compute()
+    used, length = c.depot, c.length_m
+    stops = [bin_public(b) for b in c.ordered + c.unlocated]
     if format == "geojson":
         return Response(
             collection_geojson(stops, used, length),

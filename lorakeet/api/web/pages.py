@@ -21,13 +21,13 @@ from starlette.types import Scope
 from lorakeet.decoders import split_key
 from lorakeet.storage.records import DeviceKey
 from lorakeet.storage.registry import DeviceFilter
-from lorakeet.views.bins import route_length_m
+from lorakeet.views.collection import Collection, answers_of, collection_route
 from lorakeet.views.fleet import bin_views, boat_views, light_views
 
 from ..auth import Viewer, can_view_device
 from ..csvout import points_csv
 from ..deps import Services, ServicesDep, deadline_ns, parse_device_id
-from ..presentation import bin_public, collection_csv, collection_geojson, collection_route, unit_of
+from ..presentation import bin_public, collection_csv, collection_geojson, unit_of
 from . import svg
 from .common import COOKIE, HERE, SECURITY_HEADERS, _viewer, env, web_viewer
 
@@ -243,22 +243,24 @@ def collection(request: Request, services: ServicesDep, ext: str, tz: str = "UTC
     if ext not in ("csv", "geojson"):
         raise HTTPException(status_code=404, detail="use collection.csv or collection.geojson")
     viewer = _viewer(request, services)
-    now = time.time_ns()
-    deadline = deadline_ns(now, None, tz)
-    due = [
-        b
-        for b in bin_views(services.registry, services.store, _filter(viewer), now, deadline)
-        if b.state.needs_collection
-    ]
-    ordered, unlocated, depot = collection_route(due, None)
-    stops = [bin_public(b) for b in ordered + unlocated]
+    c = todays_collection(services, viewer, tz)
+    stops = [bin_public(b) for b in c.ordered + c.unlocated]
     headers = {**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="collection-list.{ext}"'}
     if ext == "csv":
         return Response(collection_csv(stops), media_type="text/csv; charset=utf-8", headers=headers)
-    length = (
-        route_length_m(depot, [(b.device.latitude or 0, b.device.longitude or 0) for b in ordered])
-        if depot
-        else 0.0
-    )
-    body = collection_geojson(stops, depot, length)
+    body = collection_geojson(stops, c.depot, c.length_m)
     return Response(body, media_type="application/geo+json", headers=headers)
+
+
+def todays_collection(services: Services, viewer: Viewer, tz: str) -> Collection:
+    """The due bins this viewer may see, as today's tour (anonymous answers kept a few seconds)."""
+
+    def compute() -> Collection:
+        now = time.time_ns()
+        deadline = deadline_ns(now, None, tz)
+        bins = bin_views(services.registry, services.store, _filter(viewer), now, deadline)
+        return collection_route([b for b in bins if b.state.needs_collection], None)
+
+    if viewer.anonymous:
+        return answers_of(services.store).get(("web-collection", tz), compute)
+    return compute()
