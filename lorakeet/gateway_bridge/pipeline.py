@@ -33,7 +33,7 @@ from .decoding import NO_DECODER, Decoding, DedupCache
 from .durability import DeadLetterSink, Durability
 from .envelopes import EnvelopeError, OtherEvent, parse_chirpstack, parse_tts
 from .sink import Done, Envelope, Inbound, Outcome, PipelineStats
-from .validate import TimeWindow, check_readings, check_uplink, non_finite
+from .validate import TimeWindow, check_readings, check_uplink
 
 __all__ = ["NO_DECODER", "Decoding", "Done", "Inbound", "Outcome", "Pipeline", "PipelineStats", "screen"]
 
@@ -285,8 +285,7 @@ class Pipeline:
             stats.dedup_hits += 1
             return None
         s = self.decoding.decode(parsed)  # a registry that does not answer raises: the batch waits
-        check_readings(s, self.window)
-        bad = non_finite(s)
+        bad = check_readings(s, self.window)
         if bad is not None:
             s = s._replace(
                 readings=(), decode_error=f"decoder gave a value that is not a finite number for {bad}"

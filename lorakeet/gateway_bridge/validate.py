@@ -21,7 +21,6 @@ Ranges (LoRaWAN 1.0.x/1.1 and the LoRaWAN Regional Parameters):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from lorakeet.settings import PipelineSettings
@@ -67,6 +66,21 @@ class TimeWindow:
     sensor_past_s: float = 90 * 86_400.0
     sensor_future_s: float = 600.0
 
+    @property
+    def network_future_ns(self) -> int:
+        """``network_future_s`` in ns."""
+        return int(self.network_future_s * 1e9)
+
+    @property
+    def sensor_past_ns(self) -> int:
+        """``sensor_past_s`` in ns."""
+        return int(self.sensor_past_s * 1e9)
+
+    @property
+    def sensor_future_ns(self) -> int:
+        """``sensor_future_s`` in ns."""
+        return int(self.sensor_future_s * 1e9)
+
     @classmethod
     def from_settings(cls, p: PipelineSettings) -> TimeWindow:
         """The window ``settings.pipeline`` configures."""
@@ -97,7 +111,25 @@ def _fmt_ns(ns: int) -> str:
 
 
 def check_uplink(u: Uplink, arrived_ns: int, window: TimeWindow) -> None:
-    """Raise OutOfRange when a field of ``u`` is outside its range."""
+    """Raise OutOfRange when a field of ``u`` is outside its range (a few comparisons when none is)."""
+    t = u.received_at_ns
+    latest = arrived_ns + window.network_future_ns
+    sf, f, rssi, snr = u.spreading_factor, u.frequency, u.rssi, u.snr
+    if (
+        0 <= u.f_cnt <= F_CNT_MAX
+        and 0 <= u.f_port <= F_PORT_MAX
+        and (sf is None or 5 <= sf <= 12)
+        and (f is None or 137_000_000 <= f <= 1_020_000_000 or 2_400_000_000 <= f <= 2_500_000_000)
+        and (rssi is None or -200.0 <= rssi <= 30.0)
+        and (snr is None or -50.0 <= snr <= 50.0)
+        and EARLIEST_NS <= t <= latest
+        and t <= MAX_TIME_NS
+    ):
+        return
+    _explain(u, min(MAX_TIME_NS, latest))
+
+
+def _explain(u: Uplink, latest: int) -> None:
     if not 0 <= u.f_cnt <= F_CNT_MAX:
         raise OutOfRange("f_cnt", f"f_cnt {u.f_cnt} is not a 32-bit frame counter")
     if not 0 <= u.f_port <= F_PORT_MAX:
@@ -112,34 +144,33 @@ def check_uplink(u: Uplink, arrived_ns: int, window: TimeWindow) -> None:
         raise OutOfRange("rssi", f"RSSI {u.rssi} dBm is outside {RSSI_RANGE[0]:g}..{RSSI_RANGE[1]:g}")
     if u.snr is not None and not _in(u.snr, *SNR_RANGE):
         raise OutOfRange("snr", f"SNR {u.snr} dB is outside {SNR_RANGE[0]:g}..{SNR_RANGE[1]:g}")
-    t = u.received_at_ns
-    latest = min(MAX_TIME_NS, arrived_ns + int(window.network_future_s * 1e9))
-    if not EARLIEST_NS <= t <= latest:
-        raise OutOfRange(
-            "time",
-            f"reception time {_fmt_ns(t)} is outside {_fmt_ns(EARLIEST_NS)}..{_fmt_ns(latest)} "
-            f"(arrival plus pipeline.network_time_future_s)",
-        )
+    raise OutOfRange(
+        "time",
+        f"reception time {_fmt_ns(u.received_at_ns)} is outside {_fmt_ns(EARLIEST_NS)}..{_fmt_ns(latest)} "
+        "(arrival plus pipeline.network_time_future_s)",
+    )
 
 
-def check_readings(s: StoredUplink, window: TimeWindow) -> None:
-    """Raise OutOfRange when a sensor's own sample time is outside the plausibility window."""
-    t_up = s.uplink.received_at_ns
-    lo = max(EARLIEST_NS, t_up - int(window.sensor_past_s * 1e9))
-    hi = min(MAX_TIME_NS, t_up + int(window.sensor_future_s * 1e9))
-    for r in s.readings:
-        if r.time_ns is not None and not lo <= r.time_ns <= hi:
-            raise OutOfRange(
-                "sensor_time",
-                f"reading {r.key} has sample time {_fmt_ns(r.time_ns)}, outside {_fmt_ns(lo)}..{_fmt_ns(hi)} "
-                "(pipeline.sensor_time_past_s / sensor_time_future_s around the reception time)",
-            )
-
-
-def non_finite(s: StoredUplink) -> str | None:
-    """The key of the first reading whose number is NaN or infinite (no store keeps those)."""
+def check_readings(s: StoredUplink, window: TimeWindow) -> str | None:
+    """Raise OutOfRange when a sensor's own sample time is outside the plausibility window;
+    returns the key of the first reading whose number is NaN or infinite (no store keeps those)."""
+    bad: str | None = None
     for r in s.readings:
         v = r.value
-        if type(v) is float and not math.isfinite(v):
-            return r.key
-    return None
+        if type(v) is float and v - v != 0.0:  # NaN or infinite
+            bad = bad or r.key
+        if r.time_ns is not None:
+            _check_sample(s, r.key, r.time_ns, window)
+    return bad
+
+
+def _check_sample(s: StoredUplink, key: str, t: int, window: TimeWindow) -> None:
+    t_up = s.uplink.received_at_ns
+    lo = max(EARLIEST_NS, t_up - window.sensor_past_ns)
+    hi = min(MAX_TIME_NS, t_up + window.sensor_future_ns)
+    if not lo <= t <= hi:
+        raise OutOfRange(
+            "sensor_time",
+            f"reading {key} has sample time {_fmt_ns(t)}, outside {_fmt_ns(lo)}..{_fmt_ns(hi)} "
+            "(pipeline.sensor_time_past_s / sensor_time_future_s around the reception time)",
+        )
