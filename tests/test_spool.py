@@ -188,3 +188,27 @@ def test_a_spool_with_every_slot_taken_refuses_loudly(
         Spool(tmp_path / "s.db").append([], [])
     for sp in held:
         sp.close()
+
+
+def test_an_unreadable_batch_is_set_aside_and_the_rest_replayed(tmp_path: Path) -> None:
+    import sqlite3
+
+    spool = Spool(tmp_path / "spool.db")
+    w = MemoryWriter()
+    p, _ = make_pipeline(w)
+    p.spool = spool
+    w.fail_next = 2
+    p.process([msg(1)])
+    p.process([msg(2)])
+    assert spool.batches == 2
+    db = sqlite3.connect(spool.path)
+    db.execute("UPDATE batch SET body = x'00ff' WHERE id = (SELECT min(id) FROM batch)")  # damaged on disk
+    db.commit()
+    db.close()
+    p.durability._next_replay = 0
+    assert p.durability.replay()
+    assert [s.uplink.f_cnt for s in w.stored] == [2]
+    assert spool.batches == 0 and spool.depth == 0
+    db = sqlite3.connect(spool.path)
+    assert db.execute("SELECT count(*) FROM unreadable").fetchone() == (1,)
+    db.close()

@@ -120,8 +120,7 @@ class Durability:
             if self.stopping.is_set():
                 log.error("store still failing at shutdown, %d uplinks left unacknowledged", len(stored))
                 return Outcome.FAILED, []
-            self.stopping.wait(self._delay)
-            self._delay = min(self._delay * 2, self.retry_max)
+            self.stopping.wait(self._delay)  # the failed attempt has doubled it already
 
     # -- the spool -----------------------------------------------------------------------
 

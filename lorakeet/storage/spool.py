@@ -46,6 +46,12 @@ CREATE TABLE IF NOT EXISTS batch (
     rejected INTEGER NOT NULL,
     body BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS unreadable (
+    id INTEGER PRIMARY KEY,
+    format INTEGER NOT NULL,
+    error TEXT NOT NULL,
+    body BLOB NOT NULL
+);
 """
 
 
@@ -220,22 +226,54 @@ class Spool:
             self._depth += len(stored) + len(rejected)
 
     def peek(self) -> tuple[int, list[StoredUplink], list[RejectedMessage]] | None:
-        """The oldest batch (id, uplinks, rejected), or None when empty."""
-        with self._mutex:
-            db = self._open(existing_only=True)
-            if db is None:
+        """The oldest batch (id, uplinks, rejected), or None when empty.
+
+        A batch that cannot be read back (another format, a damaged file) must not hold up
+        the ones behind it: it is moved to the ``unreadable`` table of the same file, kept
+        for inspection, with a CRITICAL log.
+        """
+        while True:
+            with self._mutex:
+                db = self._open(existing_only=True)
+                if db is None:
+                    return None
+                try:
+                    row = db.execute("SELECT id, format, body FROM batch ORDER BY id LIMIT 1").fetchone()
+                except sqlite3.Error as exc:
+                    raise SpoolError(f"cannot read spool {self.path}: {exc}") from exc
+            if row is None:
                 return None
+            bid, fmt, blob = row
             try:
-                row = db.execute("SELECT id, format, body FROM batch ORDER BY id LIMIT 1").fetchone()
-            except sqlite3.Error as exc:
-                raise SpoolError(f"cannot read spool {self.path}: {exc}") from exc
-        if row is None:
-            return None
-        bid, fmt, blob = row
-        if fmt != FORMAT:
-            raise SpoolError(f"spool batch {bid} has unknown format {fmt}")
-        stored, rejected = decode(blob)
-        return int(bid), stored, rejected
+                if fmt != FORMAT:
+                    raise ValueError(f"unknown format {fmt}")
+                stored, rejected = decode(blob)
+            except Exception as exc:
+                self._set_aside(int(bid), int(fmt), bytes(blob), exc)
+                continue
+            return int(bid), stored, rejected
+
+    def _set_aside(self, bid: int, fmt: int, blob: bytes, exc: Exception) -> None:
+        log.critical(
+            "spool %s: batch %d cannot be read back (%r); kept in its 'unreadable' table", self.path, bid, exc
+        )
+        with self._mutex:
+            db = self._open_any()
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                db.execute(
+                    "INSERT OR REPLACE INTO unreadable (id, format, error, body) VALUES (?, ?, ?, ?)",
+                    (bid, fmt, repr(exc)[:2000], blob),
+                )
+                db.execute("DELETE FROM batch WHERE id = ?", (bid,))
+                db.execute("COMMIT")
+            except sqlite3.Error as e:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise SpoolError(f"cannot update spool {self.path}: {e}") from e
+            self._batches = max(0, self._batches - 1)
+            row = db.execute("SELECT coalesce(sum(uplinks + rejected), 0) FROM batch").fetchone()
+            self._depth = int(row[0])
 
     def remove(self, batch_id: int) -> None:
         """Forget a batch once the store has it."""
