@@ -48,7 +48,11 @@ def test_network_decoded_payload_is_used_when_no_decoder_is_set() -> None:
     p.process([msg(1, decoded_payload={"BatV": "3.384 V", "TempC_SHT": "21.5"})])
     (s,) = w.stored
     assert s.decoder == "network"
-    assert {r.key: r.value for r in s.readings} == {"battery_voltage": 3.384, "temperature": 21.5}
+    # BatV states volts; TempC_SHT states °C but names a second sensor: a vendor field with its unit
+    assert {(r.key, r.value, r.unit) for r in s.readings} == {
+        ("battery_voltage", 3.384, "V"),
+        ("v.TempC_SHT", 21.5, "°C"),
+    }
     assert devices.auto == [BIN]  # unknown device auto-registered, not dropped
 
 

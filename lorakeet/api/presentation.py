@@ -6,13 +6,15 @@ store it is given); route modules share them from here, never from one another.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from lorakeet.decoders import split_key
+from lorakeet.decoders.fields import is_vendor_key
+from lorakeet.storage.protocols import ReadingReader
 from lorakeet.storage.records import DeviceKey, LatestValue
 from lorakeet.storage.registry import Account, ApiKey, Device
 from lorakeet.views.fleet import BinView
@@ -32,18 +34,28 @@ def dt(ns: int) -> datetime:
     return datetime.fromtimestamp(ns / 1e9, UTC)
 
 
-def unit_of(key: str) -> str:
-    """The unit of a reading key ('' for unknown keys)."""
+def unit_of(key: str, stored: Mapping[str, str] | None = None) -> str:
+    """The unit of a reading key: the vocabulary's, or the one stored with a vendor field."""
     try:
         return split_key(key)[0].unit
     except KeyError:
-        return ""
+        return (stored or {}).get(key, "")
 
 
-def latest_public(values: list[LatestValue]) -> list[LatestValuePublic]:
+def units_of(store: ReadingReader, device: DeviceKey, keys: Iterable[str]) -> dict[str, str]:
+    """Units of ``keys``; the store is asked only when a vendor field is among them."""
+    keys = list(keys)
+    stored = store.units(device) if any(is_vendor_key(k) for k in keys) else None
+    return {k: unit_of(k, stored) for k in keys}
+
+
+def latest_public(
+    values: list[LatestValue], units: Mapping[str, str] | None = None
+) -> list[LatestValuePublic]:
     """Shape store values for the API."""
     return [
-        LatestValuePublic(key=v.key, value=v.value, unit=unit_of(v.key), time=dt(v.time_ns)) for v in values
+        LatestValuePublic(key=v.key, value=v.value, unit=unit_of(v.key, units), time=dt(v.time_ns))
+        for v in values
     ]
 
 

@@ -254,7 +254,7 @@ class JsCodec:
         if warnings:
             for w in warnings if isinstance(warnings, list) else [warnings]:
                 b.warn(f"codec: {w}")
-        readings_from_object(data, b)
+        readings_from_object(data, b, ctx.field_map)
         return b.result()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import NamedTuple, Protocol
@@ -68,6 +68,7 @@ class DeviceContext(NamedTuple):
     network_decoded: Mapping[str, object] | None = None
     device_id: str = ""
     field_map: FieldMap | None = None
+    network_normalized: Sequence[Mapping[str, object]] | None = None
 
 
 DEFAULT_CONTEXT = DeviceContext()
@@ -131,6 +132,10 @@ class ReadingsBuilder:
             self._readings.append(Reading(key, bool(value), q.unit, time_ns))
         else:
             self._readings.append(Reading(key, str(value), q.unit, time_ns))
+
+    def add_field(self, key: str, value: Value, unit: str, time_ns: int | None = None) -> None:
+        """Add a reading as is: a vendor field, or a quantity already checked against its range."""
+        self._readings.append(Reading(key, value, unit, time_ns))
 
     def warn(self, message: str) -> None:
         """Record a warning that travels with the result."""

@@ -1,7 +1,8 @@
 // The Things Stack payload formatter (uplink) for Lorakeet's reference devices.
-// Byte layouts: SPEC.md. Output keys are Lorakeet quantity names in their units, so the
-// backend stores exactly what the native decoders produce (except fill_pct, which needs
-// the bin depth from Lorakeet's device registry).
+// Byte layouts: SPEC.md. Output keys are Lorakeet quantity names with the unit as their last
+// word (distance_m, temperature_C, battery_voltage_V), so any backend reads the unit from
+// the key and Lorakeet stores exactly what the native decoders produce (except fill_pct,
+// which needs the bin depth from Lorakeet's device registry).
 // ES5 only, so that it runs in every formatter engine.
 
 function lkU16(b, i) {
@@ -37,12 +38,12 @@ function decodeUplink(input) {
     if (distance === 0xffff) {
       warnings.push("distance: sensor reported no valid echo");
     } else {
-      data.distance = distance / 1000;
+      data.distance_m = distance / 1000;
     }
-    data.battery_voltage = lkU16(b, 2) / 1000;
+    data.battery_voltage_V = lkU16(b, 2) / 1000;
     var temperature = lkS16(b, 4);
     if (temperature !== -0x8000) {
-      data.temperature = temperature / 10;
+      data.temperature_C = temperature / 10;
     }
     data.tilt_alarm = (b[6] & 0x01) !== 0;
     data.fire_alarm = (b[6] & 0x02) !== 0;
@@ -50,23 +51,23 @@ function decodeUplink(input) {
   } else if (input.fPort === 20) {
     var fix = (b[14] & 0x01) !== 0;
     if (fix) {
-      data.latitude = lkS32(b, 0) / 1e7;
-      data.longitude = lkS32(b, 4) / 1e7;
-      data.speed = lkU16(b, 8) / 10;
+      data.latitude_deg = lkS32(b, 0) / 1e7;
+      data.longitude_deg = lkS32(b, 4) / 1e7;
+      data.speed_kmh = lkU16(b, 8) / 10;
       var heading = lkU16(b, 10);
       if (heading !== 0xffff) {
-        data.heading = heading;
+        data.heading_deg = heading;
       }
     }
-    data.battery_voltage = lkU16(b, 12) / 1000;
+    data.battery_voltage_V = lkU16(b, 12) / 1000;
     data.gps_fix = fix;
     data.in_motion = (b[14] & 0x02) !== 0;
   } else {
     data.lamp_on = (b[0] & 0x01) !== 0;
-    data.dim_level = b[1];
-    data.power = lkU16(b, 2) / 10;
-    data.energy = lkU32(b, 4) / 1000;
-    data.voltage = lkU16(b, 8) / 10;
+    data.dim_level_pct = b[1];
+    data.power_W = lkU16(b, 2) / 10;
+    data.energy_kWh = lkU32(b, 4) / 1000;
+    data.voltage_V = lkU16(b, 8) / 10;
     data.lamp_fault = (b[10] & 0x01) !== 0;
     data.power_fault = (b[10] & 0x02) !== 0;
     data.fault = (b[10] & 0x03) !== 0;

@@ -49,8 +49,9 @@ class Decoding:
 
     def decode(self, u: Uplink) -> StoredUplink:
         """Decode one uplink; errors become ``decode_error``, never exceptions."""
-        info = self.devices.device(u.key, u.dev_eui, u.device_model, u.network_decoded is not None)
-        name = info.decoder or ("network" if u.network_decoded is not None else NO_DECODER)
+        from_network = u.network_decoded is not None or u.network_normalized is not None
+        info = self.devices.device(u.key, u.dev_eui, u.device_model, from_network)
+        name = info.decoder or ("network" if from_network else NO_DECODER)
         if name == NO_DECODER:
             return StoredUplink(
                 u,
@@ -59,7 +60,9 @@ class Decoding:
                 decode_error="no decoder configured for this device; set one and re-decode",
             )
         field_map = self.field_maps.for_device(info)
-        ctx = DeviceContext(u.received_at_ns, info.metadata, u.network_decoded, u.device_id, field_map)
+        ctx = DeviceContext(
+            u.received_at_ns, info.metadata, u.network_decoded, u.device_id, field_map, u.network_normalized
+        )
         try:
             result = self.resolve(name)(u.payload, u.f_port, ctx)
         except DecodeError as exc:

@@ -83,6 +83,7 @@ class _TtsUplinkMessage(Model):
     f_cnt: int = Field(0, ge=0)
     frm_payload: str = ""
     decoded_payload: dict[str, Any] | None = None
+    normalized_payload: list[dict[str, Any]] | None = None
     rx_metadata: list[_TtsRx] = Field(default_factory=list)
     settings: _TtsSettings | None = None
     received_at: str | None = None
@@ -167,6 +168,7 @@ def _tts_uplink(up: TtsApplicationUp, source: str) -> Uplink | OtherEvent:
         network_decoded=msg.decoded_payload,
         time_from_network=from_network,
         device_model=version_model(msg.version_ids),
+        network_normalized=tuple(msg.normalized_payload) if msg.normalized_payload else None,
     )
 
 
@@ -249,6 +251,11 @@ def _fast_tts(body: bytes | bytearray | str, source: str) -> Uplink:
         raise _NotFast
     if type(payload) is not str:
         raise _NotFast
+    normalized = msg.get("normalized_payload")
+    if normalized is not None and (
+        type(normalized) is not list or any(type(m) is not dict for m in normalized)
+    ):
+        raise _NotFast
     first_time = rx[0].get("time") if rx else None
     times = (d.get("received_at"), msg.get("received_at"), first_time)
     if any(t is not None and type(t) is not str for t in times):
@@ -276,6 +283,7 @@ def _fast_tts(body: bytes | bytearray | str, source: str) -> Uplink:
         decoded,
         from_network,
         version_model(msg.get("version_ids")),
+        tuple(normalized) if normalized else None,
     )
 
 

@@ -35,7 +35,8 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from lorakeet.decoders import Value, is_valid_key
+from lorakeet.decoders import Value
+from lorakeet.decoders.fields import is_reading_key
 
 from .line_protocol import escape_tag, field_value
 from .records import DeviceKey, LatestValue, StoredUplink
@@ -77,7 +78,7 @@ def parse_series(series: Iterable[dict[str, Any]], py: Callable[[Any], Value]) -
         pairs = [
             (i, at[c + TIME_SUFFIX], c)
             for i, c in enumerate(cols)
-            if not c.endswith(TIME_SUFFIX) and c + TIME_SUFFIX in at and is_valid_key(c)
+            if not c.endswith(TIME_SUFFIX) and c + TIME_SUFFIX in at and is_reading_key(c)
         ]
         state: State = out.get(dev, {})
         for row in s["values"]:

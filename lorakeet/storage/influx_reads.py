@@ -15,7 +15,8 @@ from typing import Any, Literal
 
 import orjson
 
-from lorakeet.decoders import Value, is_valid_key, split_key
+from lorakeet.decoders import Value, split_key
+from lorakeet.decoders.fields import is_reading_key, is_vendor_key, vendor_key_type
 
 from .influx_latest import MEASUREMENT as LATEST
 from .influx_latest import STAMP_NS, State, latest_line, parse_series, state_values
@@ -37,8 +38,8 @@ def quote_literal(value: str) -> str:
 
 
 def quote_ident(key: str) -> str:
-    """A double-quoted InfluxQL identifier; only vocabulary keys are accepted."""
-    if not is_valid_key(key):
+    """A double-quoted InfluxQL identifier; only reading keys (vocabulary or vendor) are accepted."""
+    if not is_reading_key(key):
         raise ValueError(f"{key!r} is not a reading key")
     return f'"{key}"'
 
@@ -76,7 +77,7 @@ class InfluxReads:
     def field_keys(self) -> list[str]:
         """Every reading key of the database (``SHOW FIELD KEYS``: index metadata, no data scan)."""
         keys = {str(row[0]) for _, values in self._rows("SHOW FIELD KEYS FROM reading") for row in values}
-        return sorted(k for k in keys if is_valid_key(k))
+        return sorted(k for k in keys if is_reading_key(k))
 
     def latest_many(self, devices: Sequence[DeviceKey]) -> dict[DeviceKey, list[LatestValue]]:
         """Latest values of many devices from the ``latest`` measurement, in one query.
@@ -256,6 +257,16 @@ class InfluxReads:
                 )
         return out
 
+    def units(self, device: DeviceKey) -> dict[str, str]:
+        """The stated unit of each vendor field of a device (measurement ``reading_unit``)."""
+        rows = self._rows(f"SELECT last(*) FROM reading_unit WHERE {_where(device)}")
+        out: dict[str, str] = {}
+        for cols, values in rows:
+            for col, v in zip(cols, values[0], strict=True):
+                if col.startswith("last_") and isinstance(v, str):
+                    out[col.removeprefix("last_")] = v
+        return out
+
     def count_uplinks(self) -> int:
         """Number of stored uplinks (all devices)."""
         rows = self._rows("SELECT count(f_cnt) FROM uplink")
@@ -280,6 +291,8 @@ def _regex(text: str) -> str:
 
 
 def _numeric(key: str) -> bool:
+    if is_vendor_key(key):
+        return vendor_key_type(key) == "float"
     try:
         return split_key(key)[0].type == "float"
     except KeyError:

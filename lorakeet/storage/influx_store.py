@@ -23,7 +23,7 @@ from .influx_latest import LatestIndex
 from .influx_reads import InfluxReads, _where
 from .influx_reads import quote_ident as quote_ident  # re-exported
 from .influx_reads import quote_literal as quote_literal  # re-exported
-from .line_protocol import rejected_lines, uplink_lines
+from .line_protocol import UnitLines, rejected_lines, uplink_lines
 from .protocols import PointsRefused, StoreError
 from .records import (
     DeviceKey,
@@ -66,6 +66,7 @@ class InfluxStore(InfluxReads):
         self._gzip_level = gzip_level
         self._latest = LatestIndex(self._stored_states)
         self._no_data: set[DeviceKey] = set()
+        self._unit_lines = UnitLines()
         headers: dict[str, str] = {}
         auth: httpx.BasicAuth | None = None
         if token:
@@ -157,13 +158,20 @@ class InfluxStore(InfluxReads):
     def write(self, batch: Sequence[StoredUplink]) -> None:
         """Write a batch; idempotent because a point's time and tags identify it."""
         lines: list[str] = []
+        unit_lines = self._unit_lines
         try:
             for s in batch:
                 lines.extend(uplink_lines(s))
+                unit_lines.add(s, lines)
         except (TypeError, ValueError, OverflowError) as exc:  # e.g. an integer orjson cannot hold
+            unit_lines.forget(batch)
             raise PointsRefused(f"not representable in line protocol: {exc}") from exc
         latest, pending = self._latest.prepare(batch)
-        self.write_lines(lines)
+        try:
+            self.write_lines(lines)
+        except BaseException:
+            unit_lines.forget(batch)  # their units are written again with the retry
+            raise
         if not latest:
             return
         # after the readings, in a request of their own: latest values never get ahead of
@@ -193,7 +201,9 @@ class InfluxStore(InfluxReads):
                 raise StoreError(f"InfluxDB delete failed: {exc}") from exc
             self.forget_devices([device])
             return
-        self.query(f"DROP SERIES FROM reading, uplink, latest WHERE {_where(device)}", method="POST")
+        self.query(
+            f"DROP SERIES FROM reading, reading_unit, uplink, latest WHERE {_where(device)}", method="POST"
+        )
         self.forget_devices([device])
 
     def forget_devices(self, devices: Sequence[DeviceKey]) -> None:
@@ -201,6 +211,8 @@ class InfluxStore(InfluxReads):
         self._latest.forget(devices)
         self._fleet = None
         self._no_data.difference_update(devices)
+        for d in devices:
+            self._unit_lines.forget_device(d.application_id, d.device_id)
 
     def close(self) -> None:
         """Close HTTP connections."""

@@ -117,3 +117,58 @@ def rejected_lines(batch: Iterable[RejectedMessage]) -> list[str]:
             f"error={field_value(m.error)} {t}"
         )
     return lines
+
+
+UNIT_REFRESH_NS = 24 * 3600 * 1_000_000_000
+
+
+class UnitLines:
+    """The stated units of vendor fields, written to measurement ``reading_unit`` when they change.
+
+    One point per device holds one string field per vendor key (``v.temp_SOIL="°C"``,
+    ``v.Hum_SHT=""``), at the time of the uplink that brought the change; ``SELECT last(*)``
+    gives every key's current unit. This process remembers what it wrote, so a steady
+    fleet adds no line; each device's units are written again once a day of uplink time
+    (a retention policy may have dropped the old point).
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, str], dict[str, str]] = {}
+        self._stamp: dict[tuple[str, str], int] = {}
+
+    def add(self, stored: StoredUplink, lines: list[str]) -> None:
+        """Append the ``reading_unit`` line ``stored`` needs, if any, to ``lines``."""
+        u = stored.uplink
+        dev = (u.application_id, u.device_id)
+        known = self._known.get(dev)
+        changed: dict[str, str] | None = None
+        for r in stored.readings:
+            k = r.key
+            if k[1:2] != ".":  # vocabulary keys: the vocabulary holds their unit
+                continue
+            if known is None:
+                known = self._known[dev] = {}
+            if known.get(k) != r.unit:
+                known[k] = r.unit
+                if changed is None:
+                    changed = {}
+                changed[k] = r.unit
+        if known is None:
+            return
+        t = u.received_at_ns
+        if t - self._stamp.get(dev, t - UNIT_REFRESH_NS - 1) > UNIT_REFRESH_NS:
+            changed = known
+        if changed:
+            self._stamp[dev] = t
+            series = _series("reading_unit", u.application_id, u.device_id, stored.kind)
+            lines.append(f"{series} {','.join(f'{k}={field_value(v)}' for k, v in changed.items())} {t}")
+
+    def forget(self, batch: Iterable[StoredUplink]) -> None:
+        """A write failed: write these devices' units again next time."""
+        for s in batch:
+            self.forget_device(s.uplink.application_id, s.uplink.device_id)
+
+    def forget_device(self, application_id: str, device_id: str) -> None:
+        """Drop what is known about one device."""
+        self._known.pop((application_id, device_id), None)
+        self._stamp.pop((application_id, device_id), None)

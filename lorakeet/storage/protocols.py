@@ -100,3 +100,7 @@ class ReadingReader(Protocol):
     def keys(self, device: DeviceKey) -> list[str]:
         """The reading keys stored for a device."""
         ...
+
+    def units(self, device: DeviceKey) -> dict[str, str]:
+        """The unit stored with the device's keys ('' for none; vendor fields at least)."""
+        ...

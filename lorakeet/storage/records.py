@@ -72,6 +72,7 @@ class Uplink(NamedTuple):
     network_decoded: Mapping[str, object] | None = None
     time_from_network: bool = True
     device_model: DeviceModel | None = None
+    network_normalized: tuple[Mapping[str, object], ...] | None = None
 
     @property
     def key(self) -> DeviceKey:

@@ -50,6 +50,7 @@ class SqliteStore(SqliteReads):
         self._write_lock = threading.Lock()
         self._devices: dict[tuple[str, str], int] = {}
         self._series: dict[tuple[int, str], int] = {}
+        self._units: dict[int, str] = {}  # series id -> the unit last stored for it
         with self._write_lock:
             self._conn().executescript(SCHEMA)
 
@@ -103,16 +104,17 @@ class SqliteStore(SqliteReads):
         sk = (device, reading.key)
         sid = self._series.get(sk)
         if sid is None:
-            row = conn.execute("SELECT id FROM series WHERE device=? AND key=?", sk).fetchone()
+            row = conn.execute("SELECT id, unit FROM series WHERE device=? AND key=?", sk).fetchone()
             if row is None:
                 v = reading.value
                 type_ = "bool" if isinstance(v, bool) else "str" if isinstance(v, str) else "float"
                 row = conn.execute(
-                    "INSERT INTO series (device, key, unit, type) VALUES (?, ?, ?, ?) RETURNING id",
+                    "INSERT INTO series (device, key, unit, type) VALUES (?, ?, ?, ?) RETURNING id, unit",
                     (device, reading.key, reading.unit, type_),
                 ).fetchone()
             sid = int(row[0])
             self._series[sk] = sid
+            self._units[sid] = str(row[1])
         return sid
 
     # -- writing -------------------------------------------------------------------------
@@ -137,6 +139,7 @@ class SqliteStore(SqliteReads):
                     # ids created inside the rolled-back transaction are gone too
                     self._devices.clear()
                     self._series.clear()
+                    self._units.clear()
                     raise
                 conn.execute("COMMIT")
             except Exception as exc:
@@ -147,6 +150,8 @@ class SqliteStore(SqliteReads):
         readings: list[tuple[int, int, float | None, str | None]] = []
         devices = self._devices
         series = self._series
+        units = self._units
+        unit_changes: dict[int, str] = {}
         for s in batch:
             u = s.uplink
             t_up = u.received_at_ns
@@ -177,6 +182,8 @@ class SqliteStore(SqliteReads):
                 sid = series.get((did, r.key))
                 if sid is None:
                     sid = self._series_id(conn, did, r)
+                if units.get(sid) != r.unit:  # a vendor field whose stated unit changed
+                    unit_changes[sid] = units[sid] = r.unit
                 t = t_up if r.time_ns is None else r.time_ns
                 v = r.value
                 readings.append((sid, t, None, v) if isinstance(v, str) else (sid, t, float(v), None))
@@ -190,6 +197,8 @@ class SqliteStore(SqliteReads):
             uplinks,
         )
         conn.executemany("INSERT OR REPLACE INTO reading VALUES (?,?,?,?)", readings)
+        if unit_changes:
+            conn.executemany("UPDATE series SET unit=? WHERE id=?", [(u, i) for i, u in unit_changes.items()])
         # the last row of each series in sorted order is its latest (the last written on a tie)
         latest = {row[0]: row for row in readings}
         conn.executemany(
@@ -246,6 +255,14 @@ class SqliteStore(SqliteReads):
         if did is None:
             return []
         return [k for _, k, _ in self._series_of(did, None)]
+
+    def units(self, device: DeviceKey) -> dict[str, str]:
+        """The unit stored with each key of a device ('' for none)."""
+        did = self._lookup(device)
+        if did is None:
+            return {}
+        rows = self._conn().execute("SELECT key, unit FROM series WHERE device=?", (did,)).fetchall()
+        return {str(k): str(u) for k, u in rows}
 
     def count_uplinks(self) -> int:
         """Number of stored uplinks (all devices)."""

@@ -9,14 +9,14 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from lorakeet.decoders import Value, split_key
+from lorakeet.decoders import Value
 from lorakeet.storage.registry import Device, DeviceFilter
 
 from ..auth import ANONYMOUS
 from ..csvout import csv_text
 from ..deps import Services, ServicesDep, time_range, visible_device
 from ..errors import problem_responses
-from ..presentation import device_public, readings_csv
+from ..presentation import device_public, readings_csv, units_of
 from ..schemas import PointPublic, ReadingsPublic
 from ..schemas_registry import DeviceList, DevicePublic, Kind
 
@@ -172,13 +172,7 @@ def public_readings(
     row = visible_device(services, ANONYMOUS, device)
     start_ns, end_ns = time_range(start, end)
     points = services.store.points(row.key, None, start_ns, end_ns, limit)
-    units: dict[str, str] = {}
-    for p in points:
-        for k in p.values:
-            try:
-                units[k] = split_key(k)[0].unit
-            except KeyError:
-                units[k] = ""
+    units = units_of(services.store, row.key, dict.fromkeys(k for p in points for k in p.values))
     return ReadingsPublic(
         device=row.key.uid,
         start=datetime.fromtimestamp(start_ns / 1e9, UTC),

@@ -13,14 +13,15 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
 from lorakeet.decoders import split_key
-from lorakeet.storage.records import DeviceKey, Point
+from lorakeet.decoders.fields import is_vendor_key
+from lorakeet.storage.records import DeviceKey, LatestValue, Point
 from lorakeet.timeparse import parse_duration
 
 from ..auth import ViewerDep
 from ..csvout import points_csv
 from ..deps import DAY_NS, MAX_RAW_DAYS, ServicesDep, bulk_read, time_range, visible_device_async
 from ..errors import problem_responses
-from ..presentation import dt, latest_public, unit_of
+from ..presentation import dt, latest_public, units_of
 from ..schemas import LatestPublic, PointPublic, ReadingsPublic
 
 router = APIRouter(prefix="/v1/devices", tags=["readings"])
@@ -34,8 +35,14 @@ async def latest(services: ServicesDep, viewer: ViewerDep, device: str) -> Lates
     """The most recent value of every quantity the device reported."""
     row = await visible_device_async(services, viewer, device)
     key = DeviceKey(row.application_id, row.device_id)
-    values = await services.quick_read(services.store.latest, key)
-    return LatestPublic(device=key.uid, values=latest_public(values))
+    store = services.store
+
+    def read() -> tuple[list[LatestValue], dict[str, str]]:
+        values = store.latest(key)
+        return values, units_of(store, key, [v.key for v in values])
+
+    values, units = await services.quick_read(read)
+    return LatestPublic(device=key.uid, values=latest_public(values, units))
 
 
 def _keys(quantities: str | None) -> list[str] | None:
@@ -45,10 +52,16 @@ def _keys(quantities: str | None) -> list[str] | None:
     if len(keys) > 50:
         raise HTTPException(status_code=422, detail="at most 50 quantities per request")
     for k in keys:
+        if is_vendor_key(k):
+            continue
         try:
             split_key(k)
         except KeyError:
-            raise HTTPException(status_code=422, detail=f"unknown quantity {k!r}") from None
+            raise HTTPException(
+                status_code=422,
+                detail=f"unknown quantity {k!r}: use a quantity of the vocabulary or a vendor field key "
+                "(v.<path>, n.<path>) as /latest lists them",
+            ) from None
     return keys
 
 
@@ -104,18 +117,20 @@ async def readings(
     key = DeviceKey(row.application_id, row.device_id)
     store = services.store
 
-    def fetch() -> list[Point]:
+    def fetch() -> tuple[list[Point], dict[str, str]]:
         if every_ns is None:
-            return store.points(key, keys, start_ns, end_ns, limit)
-        agg_keys = keys if keys is not None else store.keys(key)
-        return store.aggregate(key, agg_keys, start_ns, end_ns, every_ns, agg)[:limit]
+            pts = store.points(key, keys, start_ns, end_ns, limit)
+        else:
+            agg_keys = keys if keys is not None else store.keys(key)
+            pts = store.aggregate(key, agg_keys, start_ns, end_ns, every_ns, agg)[:limit]
+        present = dict.fromkeys(k for p in pts for k in p.values)
+        return pts, units_of(store, key, dict.fromkeys([*(keys or []), *present]))
 
     # A range read can take tens of milliseconds: in a thread (the event loop keeps serving
     # short requests), and only a few at a time (see bulk_read).
-    points = await bulk_read(fetch)
+    points, units = await bulk_read(fetch)
     present = list(dict.fromkeys(k for p in points for k in p.values))
     columns = keys if keys is not None else sorted(present)
-    units = {k: unit_of(k) for k in columns}
     if format == "csv":
         return Response(
             points_csv(points, columns, units),

@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from lorakeet.decoders import split_key
+from lorakeet.decoders.fields import is_vendor_key
 from lorakeet.storage.records import DeviceKey
 from lorakeet.storage.registry import DeviceFilter
 from lorakeet.views.collection import Collection, answers_of, collection_route
@@ -27,7 +28,7 @@ from lorakeet.views.fleet import bin_views, boat_views, light_views
 from ..auth import Viewer, can_view_device
 from ..csvout import points_csv
 from ..deps import Services, ServicesDep, deadline_ns, parse_device_id
-from ..presentation import bin_public, collection_csv, collection_geojson, unit_of
+from ..presentation import bin_public, collection_csv, collection_geojson, unit_of, units_of
 from . import svg
 from .common import COOKIE, HERE, SECURITY_HEADERS, _viewer, env, web_viewer
 
@@ -175,6 +176,7 @@ def device_page(
     """Latest values, a chart of one quantity and a CSV link."""
     viewer, key, row = _device_row(request, services, device)
     latest = services.store.latest(key)
+    stored_units = services.store.units(key)
     numeric = [v.key for v in latest if isinstance(v.value, int | float)]
     quantity = q if q in numeric else (q if q and _valid(q) else None) or _default_quantity(row.kind, numeric)
     start, end = _range_ns(range)
@@ -184,14 +186,14 @@ def device_page(
             v = p.values.get(quantity)
             if isinstance(v, int | float):
                 points.append((p.time_ns, float(v)))
-    unit = unit_of(quantity) if quantity else ""
+    unit = unit_of(quantity, stored_units) if quantity else ""
     return _page(
         "device.html",
         viewer=viewer,
         row=row,
         uid=key.uid,
         latest=latest,
-        units={v.key: unit_of(v.key) for v in latest},
+        units={v.key: unit_of(v.key, stored_units) for v in latest},
         quantities=numeric,
         quantity=quantity,
         range=range,
@@ -202,6 +204,8 @@ def device_page(
 
 
 def _valid(q: str) -> bool:
+    if is_vendor_key(q):
+        return True
     try:
         split_key(q)
     except KeyError:
@@ -231,7 +235,7 @@ def device_csv(
     pts = services.store.points(key, keys, start, end, 10_000)
     columns = keys if keys is not None else sorted({k for p in pts for k in p.values})
     return Response(
-        points_csv(pts, columns, {k: unit_of(k) for k in columns}),
+        points_csv(pts, columns, units_of(services.store, key, columns)),
         media_type="text/csv; charset=utf-8",
         headers={**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{key.uid}.csv"'},
     )
