@@ -242,20 +242,25 @@ class JsCodec:
     def __call__(self, payload: bytes, f_port: int, ctx: DeviceContext, /) -> DecodeResult:
         """Decode one uplink: run the codec and map its ``data`` onto readings."""
         out = self.run(payload, f_port, recv_time_iso(ctx.received_at_ns))
-        errors = out.get("errors")
-        if errors:
-            items = errors if isinstance(errors, list) else [errors]
-            raise CodecError("; ".join(str(e) for e in items))
-        data = out.get("data")
-        if not isinstance(data, dict):
-            raise CodecError(f"codec {self.name} returned no data object")
-        b = ReadingsBuilder()
-        warnings = out.get("warnings")
-        if warnings:
-            for w in warnings if isinstance(warnings, list) else [warnings]:
-                b.warn(f"codec: {w}")
-        readings_from_object(data, b, ctx.field_map)
-        return b.result()
+        return readings_from_output(out, self.name, ctx)
+
+
+def readings_from_output(out: dict[str, Any], name: str, ctx: DeviceContext) -> DecodeResult:
+    """The readings of a codec's raw result ``{data, warnings?, errors?}`` (field map applied)."""
+    errors = out.get("errors")
+    if errors:
+        items = errors if isinstance(errors, list) else [errors]
+        raise CodecError("; ".join(str(e) for e in items))
+    data = out.get("data")
+    if not isinstance(data, dict):
+        raise CodecError(f"codec {name} returned no data object")
+    b = ReadingsBuilder()
+    warnings = out.get("warnings")
+    if warnings:
+        for w in warnings if isinstance(warnings, list) else [warnings]:
+            b.warn(f"codec: {w}")
+    readings_from_object(data, b, ctx.field_map)
+    return b.result()
 
 
 def source_digest(source: str) -> str:

@@ -29,3 +29,25 @@ def decode(payload: bytes, f_port: int, ctx: DeviceContext, /) -> DecodeResult:
     if obj is not None:
         readings_from_object(obj, b, ctx.field_map, claimed=claimed)
     return b.result()
+
+
+def with_network(result: DecodeResult, ctx: DeviceContext) -> DecodeResult:
+    """Another decoder's result plus every leaf of the network's own payload, if any.
+
+    The decoder's readings keep their keys; a network field that would land on one of
+    them is kept as a vendor field instead, so nothing the network sent is lost.
+    """
+    obj = ctx.network_decoded
+    normalized = ctx.network_normalized
+    if obj is None and not normalized:
+        return result
+    b = ReadingsBuilder()
+    claimed = {r.key for r in result.readings if r.time_ns is None}
+    if normalized:
+        readings_from_normalized(normalized, b, claimed)
+    if obj is not None:
+        readings_from_object(obj, b, ctx.field_map, claimed=claimed)
+    extra = b.result()
+    have = {(r.key, r.time_ns) for r in result.readings}  # a JS codec's own output repeats TTS's
+    readings = result.readings + tuple(r for r in extra.readings if (r.key, r.time_ns) not in have)
+    return DecodeResult(readings, result.warnings + extra.warnings)

@@ -243,7 +243,7 @@ def _unitless(leaf: _Leaf, v: Value) -> _Claim | None:
     if len(leaf.path) != 1:
         return None
     try:
-        q, channel = split_key(leaf.path[0])
+        q, _channel = split_key(leaf.path[0])
     except KeyError:
         return None
     if q.unit or leaf.unit:

@@ -6,7 +6,8 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable
 
-from lorakeet.decoders import DecodeError, Decoder, DeviceContext, get_decoder
+from lorakeet.decoders import DecodeError, Decoder, DecodeResult, DeviceContext, get_decoder
+from lorakeet.decoders.network import with_network
 from lorakeet.storage.records import StoredUplink, Uplink
 
 from .devices import DeviceDirectory
@@ -66,8 +67,13 @@ class Decoding:
         try:
             result = self.resolve(name)(u.payload, u.f_port, ctx)
         except DecodeError as exc:
-            return StoredUplink(u, info.kind, name, decode_error=f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+            # the network's own decoded payload is still stored, every field of it
+            kept = with_network(DecodeResult(()), ctx) if name != "network" else DecodeResult(())
+            return StoredUplink(u, info.kind, name, kept.readings, kept.warnings, decode_error=error)
         except Exception as exc:  # a decoder bug must not lose the uplink
             log.exception("decoder %s crashed on device_id=%s f_cnt=%d", name, u.device_id, u.f_cnt)
             return StoredUplink(u, info.kind, name, decode_error=f"internal decoder error: {exc!r}")
+        if name != "network":
+            result = with_network(result, ctx)
         return StoredUplink(u, info.kind, name, result.readings, result.warnings)

@@ -51,7 +51,14 @@ from pathlib import Path
 from typing import Any
 
 from lorakeet.decoders.errors import CodecError, CodecLimitError, PayloadLimitError
-from lorakeet.decoders.javascript import MAX_PAYLOAD_BYTES, MAX_SOURCE_CHARS, TIME_LIMIT_S, source_digest
+from lorakeet.decoders.javascript import (
+    MAX_PAYLOAD_BYTES,
+    MAX_SOURCE_CHARS,
+    TIME_LIMIT_S,
+    readings_from_output,
+    recv_time_iso,
+    source_digest,
+)
 from lorakeet.decoders.types import DecodeResult, DeviceContext
 
 from .sandbox_host import (
@@ -279,7 +286,14 @@ class SandboxHost:
         self._call(codec, OP_COMPILE, ())
 
     def decode(self, codec: SandboxedCodec, payload: bytes, f_port: int, ctx: DeviceContext) -> DecodeResult:
-        """Decode one payload with ``codec`` in the host."""
+        """Decode one payload with ``codec`` in the host.
+
+        With a field map, the codec's raw output comes back and is mapped here (a field map
+        is the device's configuration, not the codec's).
+        """
+        if ctx.field_map:
+            out = self.run(codec, payload, f_port, recv_time_iso(ctx.received_at_ns))
+            return readings_from_output(out, codec.name, ctx)
         reply = self._call(
             codec, OP_DECODE, (bytes(payload), f_port, ctx.received_at_ns, marshalable(ctx.metadata))
         )
