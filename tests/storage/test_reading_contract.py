@@ -280,3 +280,57 @@ def test_rewrite_overwrites_values_and_decode_outcome(store: Store) -> None:
     assert store.points(A, None, T0, T0 + H, 10) == [Point(T0, {"fill_pct": 42.0})]
     (v,) = store.uplinks(A, T0, T0 + H, 10)
     assert (v.decoder, v.decode_error) == ("cayenne_lpp", None)
+
+
+def test_vendor_fields_round_trip_with_their_units_and_types(store: Store) -> None:
+    """Vendor fields (any path, any type) and their stated units come back as written; a
+    field whose unit changes reports the new one; a field of another type never conflicts."""
+
+    def vendor(dev: DeviceKey, t: int, f_cnt: int, readings: list[Reading]) -> StoredUplink:
+        return up(dev, t, f_cnt)._replace(readings=tuple(readings))
+
+    store.write(
+        [
+            vendor(
+                A,
+                T0,
+                1,
+                [
+                    Reading("v.temp_SOIL", 30.11, "°C"),
+                    Reading("v.conduct_SOIL", 0.0, "µS/cm"),
+                    Reading("v.Active~20Energy", 1810.0, "Wh"),
+                    Reading("v.LON:bool", True, ""),
+                    Reading("v.MD:str", "Move", ""),
+                    Reading("battery_voltage", 3.384, "V"),
+                ],
+            ),
+            # another device sends the same path as text: a typed sibling, no conflict
+            vendor(B, T0, 1, [Reading("v.temp_SOIL:str", "n/a", "")]),
+            vendor(A, T0 + H, 2, [Reading("v.temp_SOIL", 86.0, "°F"), Reading("v.MD:str", "Still", "")]),
+        ]
+    )
+    latest = {v.key: v.value for v in store.latest(A)}
+    assert latest == {
+        "v.temp_SOIL": 86.0,
+        "v.conduct_SOIL": 0.0,
+        "v.Active~20Energy": 1810.0,
+        "v.LON:bool": True,
+        "v.MD:str": "Still",
+        "battery_voltage": 3.384,
+    }
+    units = store.units(A)
+    assert {k: units[k] for k in ("v.temp_SOIL", "v.conduct_SOIL", "v.Active~20Energy", "v.LON:bool")} == {
+        "v.temp_SOIL": "°F",
+        "v.conduct_SOIL": "µS/cm",
+        "v.Active~20Energy": "Wh",
+        "v.LON:bool": "",
+    }
+    assert store.latest(B) == [LatestValue("v.temp_SOIL:str", T0, "n/a")]
+    pts = store.points(A, ["v.temp_SOIL", "v.LON:bool"], T0, T0 + 2 * H, 10)
+    assert pts == [
+        Point(T0, {"v.temp_SOIL": 30.11, "v.LON:bool": True}),
+        Point(T0 + H, {"v.temp_SOIL": 86.0}),
+    ]
+    agg = store.aggregate(A, ["v.temp_SOIL", "v.MD:str"], T0, T0 + 2 * H, 2 * H, "max")
+    assert agg == [Point(T0, {"v.temp_SOIL": 86.0})]
+    assert "v.Active~20Energy" in store.keys(A)
