@@ -30,69 +30,19 @@ non-finite numbers are left out, with a warning.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
 from .fields import DECODED_PREFIX, value_kind, vendor_key
+from .naming import lpp_key, quantity_for, quantity_of, unitless_quantity
 from .quantities import QUANTITIES, Quantity, split_key
 from .types import FieldMap, FieldRule, ReadingsBuilder, Value
-from .units import base_dimension, convert, dimension, name_parts, split_number, stated_unit
+from .units import convert, name_parts, split_number, stated_unit
 
 MAX_DEPTH = 8
 MAX_LEAVES = 1000
 _MAX_EXACT_INT = 2**53
-
-# The names of The Things Stack's Cayenne LPP formatter whose unit the LPP spec fixes.
-LPP_NAMES: dict[str, str] = {
-    "temperature": "temperature",
-    "relative_humidity": "humidity",
-    "barometric_pressure": "pressure",
-    "luminosity": "illuminance",
-    "digital_in": "digital_input",
-    "digital_out": "digital_output",
-    "analog_in": "analog_input",
-    "analog_out": "analog_output",
-    "presence": "presence",
-}
-_LPP_KEY = re.compile(r"^([a-z_]+)_(\d{1,3})$")
-
-# Words (lower case, joined) that name a quantity; the stated unit's dimension picks it.
-_WORDS: dict[str, tuple[str, ...]] = {
-    "temperature": ("temp", "temperature", "tmp", "airtemp", "airtemperature", "ambienttemperature"),
-    "humidity": ("hum", "humidity", "humi", "rh", "relativehumidity", "airhumidity"),
-    "battery_voltage": ("bat", "batt", "battery", "batteryvoltage", "batvoltage", "battvoltage", "batvolt"),
-    "battery": ("bat", "batt", "battery", "batterylevel", "batlevel", "batterypercent", "batterypercentage"),
-    "voltage": ("voltage", "volt"),
-    "current": ("current", "curr"),
-    "power": ("power", "activepower"),
-    "energy": ("energy", "activeenergy"),
-    "pressure": ("pressure", "press", "baro", "barometer", "barometricpressure", "airpressure"),
-    "illuminance": ("illuminance", "light", "lux", "illumination", "luminosity", "lightintensity"),
-    "co2": ("co2",),
-    "distance": ("distance", "dist"),
-    "altitude": ("altitude", "alt"),
-    "speed": ("speed",),
-    "heading": ("heading", "course"),
-    "latitude": ("latitude", "lat"),
-    "longitude": ("longitude", "lon", "lng"),
-    "frequency": ("frequency", "freq"),
-    "fill_pct": ("fill", "filllevel", "fillinglevel", "fillpct"),
-    "tilt": ("tilt",),
-    "interval": ("interval", "reportinterval", "uplinkinterval"),
-    "sound_level": ("noise", "soundlevel", "sound"),
-}
-_BY_WORD: dict[tuple[str, str], str] = {}
-for _q, _words in _WORDS.items():
-    _dim = base_dimension(QUANTITIES[_q].unit)
-    assert _dim is not None, _q
-    for _w in _words:
-        _BY_WORD[(_w, _dim)] = _q
-for _quantity in QUANTITIES.values():  # a quantity's own name, less its underscores
-    _dim = base_dimension(_quantity.unit)
-    if _dim is not None:
-        _BY_WORD.setdefault((_quantity.name.replace("_", ""), _dim), _quantity.name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +60,13 @@ class _Claim:
     fallback: tuple[Value, str]  # value and unit to store as a vendor field instead
 
 
+_SCALARS = (float, int, str, bool, type(None))
+
+
 def _leaves(obj: Mapping[str, object], b: ReadingsBuilder) -> list[_Leaf]:
+    if len(obj) <= MAX_LEAVES and all(type(v) in _SCALARS for v in obj.values()):
+        # the common flat object: one leaf per key, in order
+        return [_Leaf((k if type(k) is str else str(k),), v, None) for k, v in obj.items() if v is not None]
     out: list[_Leaf] = []
     stack: list[tuple[tuple[str, ...], object]] = [((), obj)]
     dropped = 0
@@ -161,22 +117,6 @@ def _plain(value: object) -> Value | None:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     return str(value)
-
-
-@lru_cache(maxsize=4096)
-def _quantity_for(name: str, unit: str) -> tuple[str | None, int | None]:
-    """The quantity (and channel) a top-level field ``name`` with ``unit`` becomes, if any."""
-    parts = name_parts(name)
-    dim = dimension(unit)
-    if dim is None or not parts.words:
-        return None, None
-    joined = "".join(parts.words)
-    q = _BY_WORD.get((joined, dim))
-    if q is None and parts.channel is not None:
-        q = _BY_WORD.get((joined + str(parts.channel), dim))  # "co2" is a word, not co + channel 2
-        if q is not None:
-            return q, None
-    return q, parts.channel
 
 
 def _key(quantity: str, channel: int | None) -> str:
@@ -240,13 +180,10 @@ def _from_rule(leaf: _Leaf, rule: FieldRule, b: ReadingsBuilder) -> _Claim | Non
 def _unitless(leaf: _Leaf, v: Value) -> _Claim | None:
     """A top-level field named exactly like a vocabulary quantity that has no unit
     (``counter``, ``hdop``, ``lamp_on``, ``status``, ``firmware_version``), of its type."""
-    if len(leaf.path) != 1:
+    if len(leaf.path) != 1 or leaf.unit:
         return None
-    try:
-        q, _channel = split_key(leaf.path[0])
-    except KeyError:
-        return None
-    if q.unit or leaf.unit:
+    q = unitless_quantity(leaf.path[0])
+    if q is None:
         return None
     fits = (
         isinstance(v, bool)
@@ -274,7 +211,7 @@ def _generic(leaf: _Leaf) -> _Claim | tuple[Value, str] | None:
     top = len(leaf.path) == 1
     name = leaf.path[-1]
     if top:
-        q_name, channel = _quantity_for(name, unit)
+        q_name, channel = quantity_for(name, unit)
         if q_name is not None:
             q = QUANTITIES[q_name]
             converted = number if unit == q.unit else convert(number, unit, q.unit)
@@ -287,11 +224,37 @@ def _generic(leaf: _Leaf) -> _Claim | tuple[Value, str] | None:
 def _lpp(leaf: _Leaf) -> _Claim | None:
     if len(leaf.path) != 1 or isinstance(leaf.value, bool) or not isinstance(leaf.value, int | float):
         return None
-    m = _LPP_KEY.match(leaf.path[0])
-    if m is None or m.group(1) not in LPP_NAMES:
+    key = lpp_key(leaf.path[0])
+    if key is None:
         return None
-    q = LPP_NAMES[m.group(1)]
-    return _Claim(leaf, f"{q}_{int(m.group(2))}", float(leaf.value), (float(leaf.value), ""))
+    return _Claim(leaf, key, float(leaf.value), (float(leaf.value), ""))
+
+
+@lru_cache(maxsize=1 << 15)
+def _number_plan(
+    path: tuple[str, ...], stated: str | None
+) -> tuple[str | None, Quantity | None, str | None, str]:
+    """What a finite number at ``path`` becomes without a field map: (vocabulary key, its
+    quantity, the source unit to convert from, the unit of the vendor field otherwise)."""
+    top = len(path) == 1
+    if top and not stated:
+        q = unitless_quantity(path[0])
+        if q is not None and q.type == "float":
+            return path[0], q, None, ""
+    if top:
+        lk = lpp_key(path[0])
+        if lk is not None:
+            return lk, quantity_of(lk), None, ""
+    unit = stated or name_parts(path[-1]).unit
+    if not unit:
+        return None, None, None, ""
+    if top:
+        q_name, channel = quantity_for(path[0], unit)
+        if q_name is not None:
+            q = QUANTITIES[q_name]
+            if unit == q.unit or convert(1.0, unit, q.unit) is not None:
+                return _key(q_name, channel), q, unit, unit if stated else ""
+    return None, None, None, unit
 
 
 def readings_from_object(
@@ -314,6 +277,27 @@ def readings_from_object(
         claimed = set()
     pending: list[tuple[_Leaf, _Claim | tuple[Value, str]]] = []
     for leaf in _leaves(obj, b):
+        v = leaf.value
+        t = type(v)
+        if (
+            not field_map
+            and schema is None
+            and (
+                (t is float and math.isfinite(v)) or (t is int and -_MAX_EXACT_INT <= v <= _MAX_EXACT_INT)  # type: ignore[operator,arg-type]
+            )
+        ):
+            key, quantity, src, vunit = _number_plan(leaf.path, leaf.unit)
+            number = float(v)  # type: ignore[arg-type]
+            converted: float | None = None
+            if key is not None and quantity is not None:
+                converted = (
+                    number if src is None or src == quantity.unit else convert(number, src, quantity.unit)
+                )
+            if key is None or converted is None:
+                pending.append((leaf, (number, vunit)))
+            else:
+                pending.append((leaf, _Claim(leaf, key, converted, (number, vunit))))
+            continue
         path = ".".join(leaf.path)
         rule = field_map.get(path) if field_map else None
         result: _Claim | tuple[Value, str] | None = None
@@ -328,10 +312,11 @@ def readings_from_object(
             continue
         pending.append((leaf, result))
     # field-map claims first, then the rest in the object's order
-    pending.sort(key=lambda p: 0 if (field_map and ".".join(p[0].path) in field_map) else 1)
+    if field_map:
+        pending.sort(key=lambda p: 0 if ".".join(p[0].path) in field_map else 1)
     for leaf, result in pending:
         if isinstance(result, _Claim):
-            q = QUANTITIES[split_key(result.key)[0].name]
+            q = quantity_of(result.key)
             ok = result.key not in claimed
             if ok and q.type == "float":
                 assert isinstance(result.value, float)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +279,7 @@ class NameParts:
     channel: int | None
 
 
+@lru_cache(maxsize=1 << 14)
 def name_parts(name: str) -> NameParts:
     """Split a field name (``TempC_SHT``, ``distance1_cm``, ``BatV``) into its parts."""
     toks = _tokens(name)
