@@ -27,7 +27,9 @@ Limits (:class:`PayloadLimitError`): :data:`MAX_BYTES` bytes, nesting depth
 :data:`MAX_DEPTH` (the top-level map is depth 1; a series and each of its samples add a
 level each), :data:`MAX_ITEMS` data items in total. Bytes that are not one well-formed
 CBOR item are a :class:`PayloadFormatError`. Keys outside the vocabulary, unknown or
-incompatible units and values of the wrong type are dropped with a warning.
+incompatible units, values of the wrong type and values outside a quantity's range are kept
+as vendor fields (``v.<key>``, see :mod:`lorakeet.decoders.fields`) with the unit stated in
+``u`` (or none), with a warning.
 """
 
 from __future__ import annotations
@@ -39,8 +41,10 @@ from collections.abc import Callable
 import cbor2
 
 from .errors import PayloadFormatError, PayloadLimitError, TruncatedPayloadError
+from .fields import value_kind, vendor_key
 from .quantities import Quantity, split_key
-from .types import DecodeResult, DeviceContext, ReadingsBuilder
+from .types import DecodeResult, DeviceContext, ReadingsBuilder, Value
+from .units import stated_unit
 
 MAX_BYTES = 1024
 MAX_DEPTH = 4
@@ -191,32 +195,52 @@ class _Walker:
         try:
             quantity, channel = split_key(name)
         except KeyError:
-            self.b.warn(f"{name}: not in the quantity vocabulary, ignored")
+            self.keep(name, value, unit, time_ns, "not in the quantity vocabulary")
             return
         if quantity.type == "str":
             if isinstance(value, str) and unit is None:
                 self.b.add(quantity.name, value, channel, time_ns)
             else:
-                self.b.warn(f"{name}: expected text, got {value!r}, ignored")
+                self.keep(name, value, unit, time_ns, f"expected text, got {value!r}")
             return
         if quantity.type == "bool":
             if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
                 if unit is None:
                     self.b.add(quantity.name, bool(value), channel, time_ns)
                     return
-            self.b.warn(f"{name}: expected true/false, got {value!r}, ignored")
+            self.keep(name, value, unit, time_ns, f"expected true/false, got {value!r}")
             return
         number = _number(value)
         if number is None:
-            self.b.warn(f"{name}: expected a number, got {value!r}, ignored")
+            self.keep(name, value, unit, time_ns, f"expected a number, got {value!r}")
             return
+        stated = unit
         if unit is not None:
             converted = _convert(number, unit, quantity)
             if isinstance(converted, str):
-                self.b.warn(f"{name}: {converted}, ignored")
+                self.keep(name, value, unit, time_ns, converted)
                 return
             number = converted
+        if not (quantity.minimum <= number <= quantity.maximum and math.isfinite(number)):
+            unit_text = stated if stated is not None else quantity.unit
+            self.keep(name, value, unit_text, time_ns, f"outside {quantity.name}'s range")
+            return
         self.b.add(quantity.name, number, channel, time_ns)
+
+    def keep(self, name: str, value: object, unit: object, time_ns: int | None, why: str) -> None:
+        """A value that is no reading of the vocabulary: a vendor field, with its stated unit."""
+        if isinstance(value, bool | str):
+            v: Value = value
+        elif isinstance(value, int):
+            v = float(value) if abs(value) <= 2**53 else str(value)
+        elif isinstance(value, float) and math.isfinite(value):
+            v = value
+        else:
+            self.b.warn(f"{name}: {why}; {value!r} cannot be stored, ignored")
+            return
+        u = stated_unit(unit) if isinstance(unit, str) and isinstance(v, float) else None
+        self.b.warn(f"{name}: {why}; kept as a vendor field")
+        self.b.add_field(vendor_key((name,), value_kind(v)), v, u or "", time_ns)
 
 
 def _number(value: object) -> float | None:

@@ -213,6 +213,20 @@ _SHORT_UNITS: dict[str, frozenset[str]] = {
     "min": frozenset({"interval", "period"}),
 }
 
+_QUANTITY_WORDS = frozenset().union(*_SHORT_UNITS.values()) | {
+    "hum",
+    "humidity",
+    "pressure",
+    "co2",
+    "light",
+    "energy",
+    "speed",
+    "level",
+    "fill",
+    "frequency",
+    "noise",
+}
+
 _NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(\S(?:.*\S)?)?\s*$")
 _UNIT_SHAPE = re.compile(r"^[A-Za-zµμ°℃℉Ω%‰]+[23²³]?(?:[/·*^.]?[A-Za-zµμ°Ω%]+[23²³]?)*$")
 _RADIX_LITERAL = re.compile(r"^\s*[-+]?0[xXbBoO][0-9A-Fa-f]+\s*$")
@@ -260,7 +274,7 @@ def split_number(text: str) -> tuple[float, str] | None:
 def _tokens(name: str) -> list[str]:
     """``TempC_DS18B20`` -> ``[Temp, C, DS18B20]``; ``distance1_cm`` -> ``[distance, 1, cm]``."""
     out: list[str] = []
-    for part in re.split(r"[\s_\-.:]+", name):
+    for part in re.split(r"[\s_\-.:()\[\]{}]+", name):
         if not part:
             continue
         if part in UNITS:  # "mV", "kWh", "km/h" stay whole
@@ -290,7 +304,11 @@ def name_parts(name: str) -> NameParts:
         if i == 0 and len(toks) == 1:
             u = UNITS.get(t) if t in _NAME_UNITS or t in ("Volt", "Volts") else None
         elif t in _NAME_UNITS:
-            u = UNITS.get(t)
+            # the name's last word (before a channel number), or next to a quantity's word:
+            # distance_mm, ACI1_mA, speedKmph, temp_degC_sht; not "ms_count"
+            last = all(x.isdigit() for x in toks[i + 1 :])
+            near = {lower[j] for j in (i - 1, i + 1) if 0 <= j < len(toks)}
+            u = UNITS.get(t) if last or near & _QUANTITY_WORDS else None
         elif t in _SHORT_UNITS:
             near = {lower[j] for j in (i - 1, i + 1) if 0 <= j < len(toks)}
             suffix = t == "V" and i == len(toks) - 1 and name.endswith("_V")  # AVI1_V, Bat_V

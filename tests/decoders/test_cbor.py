@@ -77,26 +77,41 @@ def test_unit_conversion(unit: str, value: float, key: str, expected: float) -> 
 
 
 @pytest.mark.parametrize(
-    ("obj", "warning"),
+    ("obj", "warning", "kept"),
     [
-        ({"temperature": {"v": 1, "u": "furlongs"}}, "unknown unit 'furlongs'"),
-        ({"temperature": {"v": 1, "u": "mV"}}, "does not measure temperature"),
-        ({"temperature": {"v": 1, "u": 5}}, "not text"),
-        ({"temperature": "warm"}, "expected a number"),
-        ({"temperature": True}, "expected a number"),
-        ({"temperature": 2**80 * 10**300}, "expected a number"),
-        ({"door_open": 2}, "expected true/false"),
-        ({"door_open": {"v": True, "u": "%"}}, "expected true/false"),
-        ({"firmware_version": 12}, "expected text"),
-        ({"wibble": 1}, "not in the quantity vocabulary"),
-        ({1: 2, "temperature": 3}, "non-text key"),
-        ({"humidity": 120}, "outside"),
+        (
+            {"temperature": {"v": 1, "u": "furlongs"}},
+            "unknown unit 'furlongs'",
+            ("v.temperature", 1.0, "furlongs"),
+        ),
+        ({"temperature": {"v": 1, "u": "mV"}}, "does not measure temperature", ("v.temperature", 1.0, "mV")),
+        ({"temperature": {"v": 1, "u": 5}}, "not text", ("v.temperature", 1.0, "")),
+        ({"temperature": "warm"}, "expected a number", ("v.temperature:str", "warm", "")),
+        ({"temperature": True}, "expected a number", ("v.temperature:bool", True, "")),
+        (
+            {"temperature": 2**80 * 10**300},
+            "expected a number",
+            ("v.temperature:str", str(2**80 * 10**300), ""),
+        ),
+        ({"door_open": 2}, "expected true/false", ("v.door_open", 2.0, "")),
+        ({"door_open": {"v": True, "u": "%"}}, "expected true/false", ("v.door_open:bool", True, "")),
+        ({"firmware_version": 12}, "expected text", ("v.firmware_version", 12.0, "")),
+        ({"wibble": 1}, "not in the quantity vocabulary", ("v.wibble", 1.0, "")),
+        ({"humidity": 120}, "outside", ("v.humidity", 120.0, "%")),
     ],
 )
-def test_dropped_with_warning(obj: dict[Any, Any], warning: str) -> None:
+def test_kept_as_vendor_fields_with_warning(
+    obj: dict[Any, Any], warning: str, kept: tuple[str, Any, str]
+) -> None:
     res = dec(obj)
     assert any(warning in w for w in res.warnings), res.warnings
-    assert set(res.as_dict()) <= {"temperature"}
+    assert [(r.key, r.value, r.unit) for r in res.readings] == [kept]
+
+
+def test_non_text_key_is_ignored_with_warning() -> None:
+    res = dec({1: 2, "temperature": 3})
+    assert any("non-text key" in w for w in res.warnings), res.warnings
+    assert res.as_dict() == {"temperature": 3.0}
 
 
 def test_time_series() -> None:
