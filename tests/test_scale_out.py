@@ -75,7 +75,7 @@ class Up:
             b"\x00",
             f_cnt=self.f_cnt,
             received_at_ns=self.received_at_ns,
-            decoded_payload={"temperature": self.value},
+            decoded_payload={"temperature": f"{self.value} °C"},  # the unit stated, as TTS formatters do
         )
 
 

@@ -116,7 +116,7 @@ def test_redecode_with_the_network_decoder_uses_the_stored_network_payload(
 ) -> None:
     owner = signup(api_client, "Owner")
     register_device(api_client, owner, "town.bin-1", decoder="network", visibility="public")
-    store_raw(api_services.store, "town.bin-1", 2, network={"temperature": 19.5, "battery": 81})
+    store_raw(api_services.store, "town.bin-1", 2, network={"temperature": "19.5 °C", "battery_pct": 81})
     r = api_client.post("/v1/devices/town.bin-1/redecode", json={"start": "-1d"}, headers=owner.headers)
     job = wait_job(api_client, r.json()["id"], owner.headers)
     assert job["state"] == "done" and job["decode_errors"] == 0
