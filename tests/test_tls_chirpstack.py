@@ -115,4 +115,5 @@ def test_chirpstack_events_over_mqtt(
     assert sqlite_store.count_uplinks() == 1
     latest = {v.key: v.value for v in sqlite_store.latest(DeviceKey(app, "0101010101010101"))}
     # no decoder registered: ChirpStack's own decoded object is used
-    assert latest == {"battery_voltage": 3.1}
+    # no unit is stated in the object: both fields are kept as vendor fields without a unit
+    assert latest == {"v.battery_voltage": 3.1, "v.temperatureSensor.1": 21.5}

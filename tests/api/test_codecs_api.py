@@ -16,7 +16,7 @@ SOURCE = """
 function decodeUplink(input) {
   if (input.fPort !== 1) { return { errors: ["unknown fPort " + input.fPort] }; }
   var b = input.bytes;
-  return { data: { temperature: ((b[0] << 8) | b[1]) / 10, battery: b[2] } };
+  return { data: { temperature_C: ((b[0] << 8) | b[1]) / 10, battery_pct: b[2] } };
 }
 """
 EXAMPLES = [
