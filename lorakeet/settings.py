@@ -199,6 +199,34 @@ class AlertSettings(BaseModel):
     )
 
 
+class RouteSettings(BaseModel):
+    """Collection routes: the depot, the vehicles and the shift."""
+
+    depot_lat: float | None = Field(
+        None, ge=-90, le=90, description="depot latitude; default: the bins' centroid"
+    )
+    depot_lon: float | None = Field(None, ge=-180, le=180, description="depot longitude")
+    vehicles: int = Field(2, ge=1, le=50, description="vehicles on a shift")
+    capacity_l: int = Field(12_000, ge=1, description="litres of waste one vehicle takes")
+    shift_h: float = Field(8.0, gt=0, le=24, description="hours from leaving the depot to being back")
+    service_s: int = Field(120, ge=0, le=3600, description="seconds spent at each bin")
+    speed_kmh: float = Field(20.0, gt=0, le=120, description="average driving speed between stops")
+    detour: float = Field(1.3, ge=1, le=3, description="road distance / straight-line distance")
+    bin_volume_l: int = Field(240, ge=1, description="volume of a bin whose metadata has no volume_l")
+    solver_timeout_s: float = Field(2.0, gt=0, le=60, description="longest a route solve may search")
+
+
+class MapSettings(BaseModel):
+    """The crews' maps (drawn as SVG on the server; a tile background is optional)."""
+
+    tile_url: str | None = Field(
+        None,
+        pattern=r"^https://[^\s{}]+(/[^\s]*)?$",
+        description="raster tiles behind the map, e.g. https://tiles.example.org/{z}/{x}/{y}.png",
+    )
+    tile_attribution: str = Field("", max_length=200, description="credit shown under the map")
+
+
 class Settings(BaseSettings):
     """Everything Lorakeet reads from its environment."""
 
@@ -219,6 +247,8 @@ class Settings(BaseSettings):
     alerts: AlertSettings = AlertSettings()
     backfill: BackfillSettings = BackfillSettings()
     leader: LeaderSettings = LeaderSettings()
+    routes: RouteSettings = RouteSettings()
+    map: MapSettings = MapSettings()
     registry_url: str = "sqlite:///data/registry.db"
     device_repo_path: Path | None = Field(
         None, description="checkout of the TTN Device Repository (lorawan-devices) for codec imports"

@@ -13,14 +13,14 @@ import itertools
 import threading
 import weakref
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from lorakeet.ttlcache import TtlCache
 
 from .bins import haversine_m
 from .fleet import BinView
-from .routing import best_tour
+from .routing import Fleet, Plan, Stop, best_tour, plan_routes
 
 ANSWER_TTL_S = 5.0
 TOUR_TTL_S = 600.0
@@ -106,3 +106,38 @@ def answers_of(store: object) -> Answers:
         if a is None:
             a = _answers[store] = Answers()
         return a
+
+
+def stop_of(b: BinView, default_volume_l: float) -> Stop:
+    """A due bin as a routing stop (volume from ``volume_l`` in its metadata)."""
+    s = b.state
+    return Stop(
+        b.device.uid,
+        (b.device.latitude or 0.0, b.device.longitude or 0.0),
+        b.volume_l or default_volume_l,
+        s.fill_pct if s.fill_pct is not None else 100.0,
+        max(0.0, s.rate_pct_per_h or 0.0),
+    )
+
+
+def plan_collection(
+    bins: list[BinView],
+    fleet: Fleet | None,
+    *,
+    depot: LatLon | None,
+    default_volume_l: float,
+    timeout_s: float,
+) -> tuple[Plan | None, list[BinView]]:
+    """Tours for the located due ``bins`` (depot: given, else their centroid) and the unlocated ones."""
+    located = [b for b in bins if b.device.latitude is not None and b.device.longitude is not None]
+    unlocated = [b for b in bins if b.device.latitude is None or b.device.longitude is None]
+    used = depot
+    if used is None and located:
+        used = (
+            sum(b.device.latitude or 0.0 for b in located) / len(located),
+            sum(b.device.longitude or 0.0 for b in located) / len(located),
+        )
+    if used is None or fleet is None:
+        return None, unlocated
+    fleet = replace(fleet, depot=used)
+    return plan_routes([stop_of(b, default_volume_l) for b in located], fleet, timeout_s=timeout_s), unlocated

@@ -83,6 +83,7 @@ class BinView:
     device: DeviceSummary
     state: BinState
     battery: float | None
+    volume_l: float | None = None
 
 
 def fill_samples(store: ReadingReader, key: DeviceKey, now_ns: int, lookback_ns: int) -> list[FillSample]:
@@ -136,6 +137,7 @@ def bin_views(
                 float(battery)
                 if isinstance(battery, int | float) and not isinstance(battery, bool)
                 else None,
+                _positive(row.metadata.get("volume_l")),
             )
         )
     out.sort(key=lambda b: (b.state.fill_pct is None, -(b.state.fill_pct or 0.0), b.device.uid))
@@ -218,3 +220,10 @@ def boat_views(registry: Registry, store: ReadingReader, f: DeviceFilter) -> lis
         ins = inside(ring, pos.latitude, pos.longitude) if ring and pos else None
         out.append(BoatView(summary(row, lv), pos, ring, ins))
     return out
+
+
+def _positive(v: object) -> float | None:
+    """A positive number from metadata, else None."""
+    if isinstance(v, int | float) and not isinstance(v, bool) and v > 0:
+        return float(v)
+    return None

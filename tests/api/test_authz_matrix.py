@@ -136,6 +136,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/v1/bins"): ALL_OK,
     ("GET", "/v1/bins/needs-collection"): ALL_OK,
     ("GET", "/v1/bins/collection-list"): ALL_OK,
+    ("GET", "/v1/bins/routes"): ALL_OK,
     ("GET", "/v1/lights"): ALL_OK,
     ("GET", "/v1/lights/faults"): ALL_OK,
     ("GET", "/v1/boats"): ALL_OK,

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 import time
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from lorakeet.api.deps import Services
 from lorakeet.storage.records import DeviceKey
+from lorakeet.storage.registry import DeviceChanges
 from tests.views.conftest import stored
 
 H = 3_600 * 1_000_000_000
@@ -96,7 +99,12 @@ def test_bins_fullest_first(api_client: TestClient, api_services: Services) -> N
     assert [b["device"] for b in r.json()["bins"]] == ["town.bin-d", "town.bin-a", "town.bin-c"]
 
 
-def test_collection_list_geojson_is_rfc7946_and_a_nearest_neighbour_route(
+def closed(depot: tuple[float, float], pts: list[tuple[float, float]]) -> float:
+    path = [depot, *pts, depot]
+    return sum(haversine(a, b) for a, b in itertools.pairwise(path))
+
+
+def test_collection_list_geojson_is_rfc7946_and_the_shortest_closed_tour(
     api_client: TestClient, api_services: Services
 ) -> None:
     seed(api_services)
@@ -109,11 +117,15 @@ def test_collection_list_geojson_is_rfc7946_and_a_nearest_neighbour_route(
     check_rfc7946_feature_collection(fc)
     names = [f["properties"]["device"].split(".")[1] for f in fc["features"]]
     due = {n: (lat, lon) for n, (lat, lon, fill) in BINS.items() if fill >= 80}
-    assert names == nn_order(DEPOT, due) == ["bin-b", "bin-c", "bin-a", "bin-d"]
+    assert sorted(names) == sorted(due)
+    shortest = min(closed(DEPOT, [due[n] for n in perm]) for perm in itertools.permutations(due))
+    assert closed(DEPOT, [due[n] for n in names]) == pytest.approx(shortest)
+    assert fc["route_length_m"] == pytest.approx(shortest, abs=2)
     assert [f["properties"]["order"] for f in fc["features"]] == [1, 2, 3, 4]
     first = fc["features"][0]
-    assert first["geometry"]["coordinates"] == [BINS["bin-b"][1], BINS["bin-b"][0]]  # [lon, lat]
-    assert first["properties"]["fill_pct"] == 85.0
+    name = first["properties"]["device"].split(".")[1]
+    assert first["geometry"]["coordinates"] == [BINS[name][1], BINS[name][0]]  # [lon, lat]
+    assert first["properties"]["fill_pct"] == BINS[name][2]
     assert fc["depot"]["coordinates"] == [DEPOT[1], DEPOT[0]]
 
 
@@ -123,7 +135,8 @@ def test_collection_list_csv_and_json(api_client: TestClient, api_services: Serv
     r = api_client.get("/v1/bins/collection-list", params={**params, "format": "csv"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.text)))
-    assert [row["device"] for row in rows] == ["town.bin-b", "town.bin-c", "town.bin-a", "town.bin-d"]
+    geo = api_client.get("/v1/bins/collection-list", params={**params, "format": "geojson"}).json()
+    assert [row["device"] for row in rows] == [f["properties"]["device"] for f in geo["features"]]
     assert rows[0]["order"] == "1" and rows[0]["map"].startswith("https://www.openstreetmap.org/")
     j = api_client.get("/v1/bins/collection-list", params=params).json()
     assert j["count"] == 4 and j["route_length_m"] > 0
@@ -136,3 +149,45 @@ def test_private_bins_hidden(api_client: TestClient, api_services: Services) -> 
     api_services.registry.upsert_device(DeviceKey("town", "bin-a"), kind="bin", visibility="private")
     r = api_client.get("/v1/bins")
     assert "town.bin-a" not in [b["device"] for b in r.json()["bins"]]
+
+
+def test_routes_for_a_fleet_with_run_sheets(api_client: TestClient, api_services: Services) -> None:
+    seed(api_services)
+    for name in ("bin-a", "bin-d"):
+        api_services.registry.update_device(
+            DeviceKey("town", name), DeviceChanges(metadata={"volume_l": 1100})
+        )
+    params = {"depot_lat": DEPOT[0], "depot_lon": DEPOT[1], "vehicles": 2, "capacity_l": 1500}
+    r = api_client.get("/v1/bins/routes", params=params)
+    assert r.status_code == 200, r.text
+    plan = r.json()
+    visited = [s["device"] for t in plan["routes"] for s in t["stops"]]
+    assert sorted(visited + plan["unassigned"]) == ["town.bin-a", "town.bin-b", "town.bin-c", "town.bin-d"]
+    assert len(plan["routes"]) == 2  # two 1,100 L bins (~1,000 L each) do not fit one 1,500 L vehicle
+    for t in plan["routes"]:
+        assert t["load_l"] <= 1500
+        assert t["load_l"] == sum(s["load_l"] for s in t["stops"])
+        assert [s["order"] for s in t["stops"]] == list(range(1, len(t["stops"]) + 1))
+        for s in t["stops"]:
+            volume = 1100 if s["device"] in ("town.bin-a", "town.bin-d") else 240
+            assert (
+                s["load_l"] == math.ceil(volume * s["predicted_fill_at_arrival_pct"] / 100)
+                or abs(s["load_l"] - volume * s["predicted_fill_at_arrival_pct"] / 100) <= 1
+            )
+    one = api_client.get("/v1/bins/routes", params={**params, "vehicle": 2}).json()
+    assert [t["vehicle"] for t in one["routes"]] == [2]
+    sheet = api_client.get("/v1/bins/routes", params={**params, "format": "csv", "vehicle": 1})
+    assert sheet.status_code == 200 and sheet.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(sheet.text)))
+    assert rows and {row["vehicle"] for row in rows} == {"1"}
+    geo = api_client.get("/v1/bins/routes", params={**params, "format": "geojson"})
+    fc = geo.json()
+    lines = [f for f in fc["features"] if f["geometry"]["type"] == "LineString"]
+    assert len(lines) == 2
+    for f in lines:  # closed tours: from the depot and back
+        assert f["geometry"]["coordinates"][0] == f["geometry"]["coordinates"][-1] == [DEPOT[1], DEPOT[0]]
+    points = [f for f in fc["features"] if f["geometry"]["type"] == "Point"]
+    check_rfc7946_feature_collection({"type": "FeatureCollection", "features": points})
+    assert api_client.get("/v1/bins/routes", params={**params, "vehicle": 3}).status_code == 422
+    assert api_client.get("/v1/bins/routes", params={"depot_lat": 1}).status_code == 422
+    assert api_client.get("/v1/bins/routes", params={"shift_h": 0}).status_code == 422
