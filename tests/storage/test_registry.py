@@ -85,6 +85,9 @@ def test_devices_create_update_delete(registry: Registry) -> None:
     assert registry.update_device(DeviceKey("x", "y"), DeviceChanges(name="n")) is None
     with pytest.raises(dataclasses.FrozenInstanceError):
         updated.name = "changed"  # type: ignore[misc]
+    cleared = registry.update_device(KEY, DeviceChanges(name=None, tags=[]))  # None clears, UNSET keeps
+    assert cleared is not None and (cleared.name, cleared.tags, cleared.latitude) == (None, (), 52.1)
+    assert cleared.metadata == {"bin_depth_m": 1.2} and cleared.owner_id == owner
     info = registry.get_device(KEY)
     assert info is not None and info.owner_id == owner and info.kind == "bin"
     assert registry.delete_device(KEY)
