@@ -1,6 +1,7 @@
 """What the API does on a user's behalf, shared by the JSON routes and the web forms: sign up,
-register a device, set an application's webhook secret. Each raises HTTPException with the
-API's own status and message, so a form shows the same refusal as the API would.
+register a device, set an application's webhook secret, erase an account. Each raises
+HTTPException with the API's own status and message, so a form shows the same refusal as the
+API would.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from fastapi import HTTPException
 
 from lorakeet.decoders import DECODERS
+from lorakeet.storage.alerts_store import AlertStore
 from lorakeet.storage.records import DeviceKey
 from lorakeet.storage.registry import ConflictError, DeviceChanges, DeviceFilter
 
@@ -112,3 +114,15 @@ def device_changes(fields: dict[str, Any]) -> DeviceChanges:
 def hash_secret(secret: str) -> str:
     """The hex SHA-256 the registry keeps instead of the secret."""
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def erase_account(services: Services, account_id: int, *, by: int | None) -> None:
+    """Erase an account and purge its devices' readings and alert state from the store."""
+    devices = services.registry.delete_account(account_id)
+    alerts = AlertStore(services.registry)
+    for key in devices:
+        services.store.delete_device(key)
+        alerts.forget_device(key.uid)  # other accounts' rules on the erased devices go too
+    services.registry.audit(
+        by, "account.delete", f"account:{account_id}", {"devices": [k.uid for k in devices]}
+    )

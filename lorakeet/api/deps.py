@@ -26,7 +26,6 @@ from .services import BULK_READERS as BULK_READERS
 from .services import Services as Services
 from .services import ServicesDep as ServicesDep
 from .services import bulk_read as bulk_read
-from .services import erase_account as erase_account
 from .services import get_services as get_services
 from .services import services_of as services_of
 

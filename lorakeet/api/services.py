@@ -14,7 +14,6 @@ from starlette.concurrency import run_in_threadpool
 
 from lorakeet.gateway_bridge.sink import IngestSink
 from lorakeet.settings import Settings
-from lorakeet.storage.alerts_store import AlertStore
 from lorakeet.storage.factory import Store
 from lorakeet.storage.registry import Registry
 
@@ -71,15 +70,3 @@ async def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-
-
-def erase_account(services: Services, account_id: int, *, by: int | None) -> None:
-    """Erase an account and purge its devices' readings and alert state from the store."""
-    devices = services.registry.delete_account(account_id)
-    alerts = AlertStore(services.registry)
-    for key in devices:
-        services.store.delete_device(key)
-        alerts.forget_device(key.uid)  # other accounts' rules on the erased devices go too
-    services.registry.audit(
-        by, "account.delete", f"account:{account_id}", {"devices": [k.uid for k in devices]}
-    )

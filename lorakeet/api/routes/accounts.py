@@ -9,8 +9,9 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response
 from lorakeet.storage.registry import Account, AccountChanges
 
 from .. import actions
+from ..actions import erase_account
 from ..auth import AdminDep, ReaderDep, Viewer, ViewerDep
-from ..deps import ServicesDep, erase_account
+from ..deps import ServicesDep
 from ..errors import problem_responses
 from ..presentation import account_public
 from ..schemas_registry import (

@@ -13,8 +13,9 @@ from fastapi import APIRouter, HTTPException, Response
 from lorakeet.storage.records import DeviceKey
 from lorakeet.storage.registry import DeviceFilter
 
+from ..actions import erase_account
 from ..auth import ReaderDep, WriterDep
-from ..deps import Services, ServicesDep, erase_account
+from ..deps import Services, ServicesDep
 from ..errors import problem_responses
 from ..presentation import account_public, device_public, key_public, readings_csv
 from ..schemas_registry import MePublic
