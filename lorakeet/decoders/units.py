@@ -102,7 +102,7 @@ _UNITS: tuple[tuple[tuple[str, ...], Unit], ...] = (
     (("Hz", "hz"), _u("Hz", "frequency")),
     (("kHz",), _u("kHz", "frequency", 1000)),
     (("km/h", "kmh", "Kmh", "kmph", "Kmph", "KMH", "kph"), _u("km/h", "speed")),
-    (("m/s", "mps"), _u("m/s", "speed", 36, 10)),
+    (("m/s", "mps", "m⋅s⁻¹", "m·s⁻¹", "m s⁻¹", "m s-1"), _u("m/s", "speed", 36, 10)),
     (("kn", "kt", "knot", "knots"), _u("kn", "speed", 1852, 1000)),
     (("mph",), _u("mph", "speed", 1_609_344, 1_000_000)),
     (("°", "deg", "Deg", "degree", "degrees", "Degree", "Degrees"), _u("°", "angle")),
@@ -126,7 +126,12 @@ _UNITS: tuple[tuple[tuple[str, ...], Unit], ...] = (
     (("mg/L", "mg/l"), _u("mg/L")),
     (("dBm",), _u("dBm")),
     (("g",), _u("g")),
-    (("m/s2", "m/s²"), _u("m/s²")),
+    (("m/s2", "m/s²", "m⋅s⁻²", "m·s⁻²"), _u("m/s²")),
+    (("W/m2", "W/m²", "W⋅m⁻²", "W·m⁻²"), _u("W/m²")),
+    (("µmol/m2/s", "µmol⋅m⁻²⋅s⁻¹", "µmol·m⁻²·s⁻¹", "umol/m2/s"), _u("µmol/(m²·s)")),
+    (("m3/m3", "m³/m³", "m³⋅m⁻³", "m³·m⁻³"), _u("m³/m³")),
+    (("mm/h", "mm⋅h⁻¹", "mm·h⁻¹"), _u("mm/h")),
+    (("L/h", "l/h", "L⋅h⁻¹"), _u("L/h")),
 )
 
 UNITS: dict[str, Unit] = {alias: unit for aliases, unit in _UNITS for alias in aliases}
@@ -228,9 +233,11 @@ _QUANTITY_WORDS = frozenset().union(*_SHORT_UNITS.values()) | {
 }
 
 _NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(\S(?:.*\S)?)?\s*$")
-_UNIT_SHAPE = re.compile(r"^[A-Za-zµμ°℃℉Ω%‰]+[23²³]?(?:[/·*^.]?[A-Za-zµμ°Ω%]+[23²³]?)*$")
+# Letters and unit signs, with SI products and powers: "m/s", "kg·m⁻³", "W⋅m⁻²".
+_POWER = "(?:⁻?[⁰¹²³⁴⁵⁶⁷⁸⁹]+|[23])?"
+_UNIT_SHAPE = re.compile(rf"^[A-Za-zµμ°℃℉Ω%‰]+{_POWER}(?:[/·⋅*^.]?[A-Za-zµμ°Ω%]+{_POWER})*$")
 _RADIX_LITERAL = re.compile(r"^\s*[-+]?0[xXbBoO][0-9A-Fa-f]+\s*$")
-_MAX_UNIT_CHARS = 12
+_MAX_UNIT_CHARS = 16
 
 
 def lookup(text: str) -> Unit | None:
