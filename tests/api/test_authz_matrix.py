@@ -155,6 +155,10 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/web/devices/{device}"): PRIVATE_READ,
     ("GET", "/web/devices/{device}/readings.csv"): PRIVATE_READ,
     ("GET", "/web/bins/collection.{ext}"): Case(OK, OK, OK, OK, params={"ext": "csv"}),
+    ("GET", "/web/bins"): ALL_OK,
+    ("GET", "/web/lights"): ALL_OK,
+    ("GET", "/web/boats"): ALL_OK,
+    ("GET", "/web/bins/routes"): ALL_OK,
     ("POST", "/web/key"): ALL_OK,
     ("POST", "/web/logout"): ALL_OK,
     # hobbyists' pages: forms need the browser's form token (none here: 403 for everyone)

@@ -87,7 +87,12 @@ def seed(registry: Registry, store: SqliteStore) -> tuple[str, str]:
     for i in range(3):
         dev = f"light-{i + 1:03d}"
         registry.upsert_device(
-            DeviceKey("lorakeet-demo", dev), kind="streetlight", visibility="public", name=f"Light {i + 1}"
+            DeviceKey("lorakeet-demo", dev),
+            kind="streetlight",
+            visibility="public",
+            name=f"Light {i + 1}",
+            latitude=51.925 + 0.002 * i,
+            longitude=4.47 + 0.003 * i,
         )
         for j in range(6):
             batch.append(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from . import hobbyist
+from . import crews, hobbyist
 from .pages import router, static_app
 
 
 def install(app: FastAPI) -> None:
     """Add the pages and their static files to ``app``."""
     app.include_router(hobbyist.router)  # first: /web/devices/new is not a device id
+    app.include_router(crews.router)  # before /web/devices/{device}: fixed paths first
     app.include_router(router)
     app.mount("/web/static", static_app(), name="web-static")
 

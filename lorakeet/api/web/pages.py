@@ -22,15 +22,15 @@ from lorakeet.decoders import split_key
 from lorakeet.decoders.fields import is_vendor_key
 from lorakeet.storage.records import DeviceKey
 from lorakeet.storage.registry import DeviceFilter
-from lorakeet.views.collection import Collection, answers_of, collection_route
 from lorakeet.views.fleet import bin_views, boat_views, light_views
 
 from ..auth import Viewer, can_view_device
 from ..csvout import points_csv
 from ..deps import Services, ServicesDep, deadline_ns, parse_device_id
 from ..presentation import bin_public, collection_csv, collection_geojson, unit_of, units_of
-from . import svg
+from . import crews, maps, svg
 from .common import COOKIE, HERE, SECURITY_HEADERS, _viewer, env, web_viewer
+from .crews import todays_collection
 
 RANGES = {"6h": 6 * 3600, "1d": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400}
 MAX_CHART_POINTS = 2000
@@ -116,18 +116,39 @@ def overview(
     bins = bin_views(services.registry, services.store, f, now, deadline)
     lights = light_views(services.registry, services.store, f, now)
     boats = boat_views(services.registry, services.store, f)
-    return _page(
-        "overview.html",
-        viewer=viewer,
-        bad_key=bool(bad_key),
-        bins=bins,
-        due=sum(b.state.needs_collection for b in bins),
-        faulty=[v for v in lights if v.state.faults],
-        lights_ok=sum(not v.state.faults for v in lights),
-        lights_total=len(lights),
-        boats=boats,
-        now=_when(now),
+    route = todays_collection(services, viewer, tz if deadline_ok(tz) else "UTC")
+    bin_m, lines = crews.bin_markers(bins, route)
+    boat_m, tracks = crews.boat_markers(boats, crews.boat_tracks(services.store, boats, now))
+    view = maps.MapView(
+        "Map of the fleet: bins by fill with today's route, street lights by state, boats with tracks",
+        [*bin_m, *crews.light_markers(lights), *boat_m],
+        [*lines, *tracks],
     )
+    return HTMLResponse(
+        env.get_template("overview.html").render(
+            map=crews.draw(services.settings, view),
+            route=route,
+            boats=boats,
+            now=_when(now),
+            viewer=viewer,
+            bad_key=bool(bad_key),
+            bins=bins,
+            due=sum(b.state.needs_collection for b in bins),
+            faulty=[v for v in lights if v.state.faults],
+            lights_ok=sum(not v.state.faults for v in lights),
+            lights_total=len(lights),
+        ),
+        headers=crews.page_headers(services.settings),
+    )
+
+
+def deadline_ok(tz: str) -> bool:
+    """Whether ``tz`` names a time zone."""
+    try:
+        deadline_ns(0, None, tz)
+    except HTTPException:
+        return False
+    return True
 
 
 @router.post("/web/key")
@@ -254,17 +275,3 @@ def collection(request: Request, services: ServicesDep, ext: str, tz: str = "UTC
         return Response(collection_csv(stops), media_type="text/csv; charset=utf-8", headers=headers)
     body = collection_geojson(stops, c.depot, c.length_m)
     return Response(body, media_type="application/geo+json", headers=headers)
-
-
-def todays_collection(services: Services, viewer: Viewer, tz: str) -> Collection:
-    """The due bins this viewer may see, as today's tour (anonymous answers kept a few seconds)."""
-
-    def compute() -> Collection:
-        now = time.time_ns()
-        deadline = deadline_ns(now, None, tz)
-        bins = bin_views(services.registry, services.store, _filter(viewer), now, deadline)
-        return collection_route([b for b in bins if b.state.needs_collection], None)
-
-    if viewer.anonymous:
-        return answers_of(services.store).get(("web-collection", tz), compute)
-    return compute()
