@@ -63,6 +63,10 @@ class _Claim:
 _SCALARS = (float, int, str, bool, type(None))
 
 
+def _scalar_list(v: object) -> bool:
+    return isinstance(v, list) and 0 < len(v) <= MAX_LEAVES and all(type(x) in _SCALARS for x in v)
+
+
 def _leaves(obj: Mapping[str, object], b: ReadingsBuilder) -> list[_Leaf]:
     if len(obj) <= MAX_LEAVES and all(type(v) in _SCALARS for v in obj.values()):
         # the common flat object: one leaf per key, in order
@@ -83,6 +87,15 @@ def _leaves(obj: Mapping[str, object], b: ReadingsBuilder) -> list[_Leaf]:
                     for k, v in node.items()
                     if k != "value" and not (k == "unit" and isinstance(v, str))
                 ]
+            elif path and isinstance(unit, str) and _scalar_list(node.get("values")):
+                # {unit, values: [...]}: one unit for a series (Adeunis sends t=0, t-1, ...)
+                series = node["values"]
+                assert isinstance(series, list)
+                stated = stated_unit(unit)
+                out.extend(
+                    _Leaf((*path, "values", str(i)), v, stated) for i, v in enumerate(series) if v is not None
+                )
+                children = [(k, v) for k, v in node.items() if k not in ("values", "unit")]
             else:
                 children = list(node.items())
         elif isinstance(node, list | tuple):

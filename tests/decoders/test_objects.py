@@ -192,6 +192,10 @@ def test_value_unit_objects_and_nesting() -> None:
             "cached": {"latitudeDeg": -33.9, "speedKmph": 1},
             "gps": [{"lat": 1.5}, {"lat": 2.5}],
             "nothing": None,
+            "bytes": {
+                "co2": {"unit": "ppm", "values": [420, 421]},
+                "temperature": {"unit": "°C", "values": [43.5]},
+            },
         }
     )
     assert got == {
@@ -204,6 +208,9 @@ def test_value_unit_objects_and_nesting() -> None:
         "v.cached.speedKmph": (1.0, "km/h"),
         "v.gps.0.lat": (1.5, ""),
         "v.gps.1.lat": (2.5, ""),
+        "v.bytes.co2.values.0": (420.0, "ppm"),
+        "v.bytes.co2.values.1": (421.0, "ppm"),
+        "v.bytes.temperature.values.0": (43.5, "°C"),
     }
 
 
