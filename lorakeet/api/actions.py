@@ -22,6 +22,7 @@ from .presentation import account_public, device_public, key_public
 from .schemas import ApplicationSecretPublic, ApplicationSecretRequest
 from .schemas_registry import AccountCreate, DeviceCreate, DevicePublic, SignupResponse
 from .services import Services
+from .tenancy import settle_proof
 
 SIGNUP_SCOPES = ("read", "write")
 SECRET_HEADER = "X-Lorakeet-Secret"  # noqa: S105 - a header name, not a secret
@@ -44,19 +45,57 @@ def sign_up(services: Services, viewer: Viewer, body: AccountCreate) -> SignupRe
 
 
 def register_device(services: Services, viewer: Viewer, body: DeviceCreate) -> DevicePublic:
-    """Register a device you own; an auto-registered one must be claimed instead."""
+    """Register a device you own, in an application you own or were granted (admins: any).
+
+    In an application nobody has proved yet, the device is *pending*: registered, but its data
+    shows to no one until you prove the application (a first uplink with your ingest secret, a
+    TTS API key, or an admin). In an application another account owns: 403. An auto-registered
+    device must be claimed instead (409)."""
     check_decoder(services, viewer, body.decoder)
     key = DeviceKey(body.application_id, body.device_id)
+    assert viewer.account_id is not None
+    allowed = (
+        True if viewer.is_admin else services.registry.may_register(key.application_id, viewer.account_id)
+    )
+    if allowed is False:
+        raise HTTPException(
+            status_code=403,
+            detail=f"application {key.application_id!r} belongs to another account: ask its owner for a "
+            "grant, or prove it is yours with a TTS API key (POST /v1/applications/{id}/claim)",
+        )
+    check_device_quota(services, viewer)
     fields = body.model_dump(exclude={"application_id", "device_id"})
-    changes = device_changes({**fields, "owner_id": viewer.account_id, "source": "registered"})
+    changes = device_changes(
+        {**fields, "owner_id": viewer.account_id, "source": "registered", "pending": allowed is None}
+    )
     try:
         row = services.registry.create_device(key, changes)
     except ConflictError:
         raise HTTPException(
             status_code=409, detail=f"device {key.uid!r} exists already; unowned devices can be claimed"
         ) from None
-    services.registry.audit(viewer.account_id, "device.create", f"device:{key.uid}")
+    if allowed is None:
+        services.registry.add_claim(key.application_id, viewer.account_id)
+    services.registry.audit(
+        viewer.account_id,
+        "device.create",
+        f"device:{key.uid}",
+        {"pending": True} if allowed is None else None,
+    )
     return device_public(row, viewer)
+
+
+def check_device_quota(services: Services, viewer: Viewer) -> None:
+    """409 when the account has as many devices as ``api.max_devices_per_account`` (admins: no limit)."""
+    limit = services.settings.api.max_devices_per_account
+    if viewer.is_admin or viewer.account_id is None:
+        return
+    f = DeviceFilter(owner_id=viewer.account_id, include_pending=True)
+    if services.registry.find_devices(f, limit=1)[1] >= limit:
+        raise HTTPException(
+            status_code=409,
+            detail=f"your account has {limit} devices, the most this server allows per account",
+        )
 
 
 def set_application_secret(
@@ -64,24 +103,44 @@ def set_application_secret(
 ) -> ApplicationSecretPublic:
     """Create or replace the secret TTS sends for ``application_id`` (shown only now).
 
-    Allowed to admins, to the account that owns the secret, and (for a first secret) to an
-    account that owns every registered device of the application, at least one: a secret
-    lets its holder write readings for every device of the application."""
+    For an application you own (or any, for admins) it is the application's secret at once.
+    For an application nobody has proved it is your claim's secret (``pending``): the first
+    uplink that arrives with it proves the application yours, and from then on it is the
+    application's secret. For an application another account owns: 403."""
     app_id = body.application_id
-    existing = services.registry.get_application_secret(app_id)
-    if not viewer.is_admin:
-        if existing is not None and existing.owner_id is not None:
-            allowed = existing.owner_id == viewer.account_id
-        else:
-            rows, _ = services.registry.find_devices(DeviceFilter(application_ids=(app_id,)), limit=100_000)
-            allowed = bool(rows) and all(r.owner_id == viewer.account_id for r in rows)
-        if not allowed:
-            raise HTTPException(status_code=403, detail=f"application {app_id!r} is not yours")
+    app = services.registry.get_application(app_id)
+    owner = app.owner_id if app is not None else None
     secret = body.secret or secrets.token_urlsafe(32)
-    owner = existing.owner_id if existing is not None and existing.owner_id is not None else viewer.account_id
-    services.registry.set_application_secret(app_id, hash_secret(secret), owner)
-    services.registry.audit(viewer.account_id, "ingest.secret.set", f"application:{app_id}")
-    return ApplicationSecretPublic(application_id=app_id, secret=secret)
+    pending = False
+    if viewer.is_admin or (owner is not None and owner == viewer.account_id):
+        services.registry.set_application_secret(app_id, hash_secret(secret), owner or viewer.account_id)
+    elif owner is not None:
+        raise HTTPException(
+            status_code=403,
+            detail=f"application {app_id!r} belongs to another account; a TTS API key of it proves "
+            f"it yours (POST /v1/applications/{app_id}/claim)",
+        )
+    else:
+        assert viewer.account_id is not None
+        services.registry.add_claim(app_id, viewer.account_id, hash_secret(secret))
+        pending = True
+    services.registry.audit(
+        viewer.account_id, "ingest.secret.set", f"application:{app_id}", {"pending": pending}
+    )
+    return ApplicationSecretPublic(application_id=app_id, secret=secret, pending=pending)
+
+
+def prove_by_ingest(services: Services, app_id: str, account_id: int, digest: str) -> None:
+    """A first uplink arrived with the account's claim secret: the application becomes its own
+    (403 when another account owns it meanwhile); the claim's secret becomes the application's."""
+    try:
+        proof = services.registry.prove_application(app_id, account_id, "ingest")
+    except ConflictError:
+        raise HTTPException(
+            status_code=403, detail=f"application {app_id!r} belongs to another account"
+        ) from None
+    services.registry.set_application_secret(app_id, digest, account_id)
+    settle_proof(services, proof, by=account_id, how="ingest")
 
 
 def check_decoder(services: Services, viewer: Viewer, decoder: str | None) -> None:

@@ -15,6 +15,7 @@ from .routes import (
     accounts,
     across,
     alerts,
+    applications,
     audit,
     bins,
     boats,
@@ -75,6 +76,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(codecs.router)
     app.include_router(models.router)
+    app.include_router(applications.router)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
     async def healthz() -> dict[str, str]:

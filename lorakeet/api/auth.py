@@ -129,9 +129,15 @@ WriterDep = Annotated[Viewer, Depends(require("write"))]
 AdminDep = Annotated[Viewer, Depends(require("admin"))]
 
 
+def can_read_data(viewer: Viewer, row: Device) -> bool:
+    """A device's readings, uplinks and downlinks: as ``can_view_device``, but a pending device
+    (registered in an application its owner has not proved) shows its data to admins only."""
+    return viewer.is_admin or (not row.pending and can_view_device(viewer, row))
+
+
 def can_view_device(viewer: Viewer, row: Device) -> bool:
-    """Public devices to anyone; private ones to their owner and admins."""
-    return row.visibility == "public" or can_edit_device(viewer, row)
+    """Public devices to anyone (pending ones only to their owner); private ones to their owner and admins."""
+    return (row.visibility == "public" and not row.pending) or can_edit_device(viewer, row)
 
 
 def can_edit_device(viewer: Viewer, row: Device) -> bool:

@@ -21,7 +21,7 @@ from lorakeet.storage.records import DeviceKey
 from lorakeet.storage.registry import Device, Registry
 from lorakeet.timeparse import parse_duration, parse_range
 
-from .auth import Viewer, ViewerDep, can_edit_device, can_view_device
+from .auth import Viewer, ViewerDep, can_edit_device, can_read_data, can_view_device
 from .services import BULK_READERS as BULK_READERS
 from .services import Services as Services
 from .services import ServicesDep as ServicesDep
@@ -52,22 +52,29 @@ def parse_device_id(device: str) -> DeviceKey:
         raise HTTPException(status_code=422, detail=str(exc)) from None
 
 
-def _visible(viewer: Viewer, device: str, row: Device | None) -> Device:
+def _visible(viewer: Viewer, device: str, row: Device | None, data: bool = True) -> Device:
     if row is None or not can_view_device(viewer, row):
         raise HTTPException(status_code=404, detail=f"no device {device!r}")
+    if data and not can_read_data(viewer, row):
+        raise HTTPException(
+            status_code=403,
+            detail=f"device {device!r} is pending: its data shows once you prove application "
+            f"{row.application_id!r} (POST /v1/applications/{row.application_id}/claim)",
+        )
     return row
 
 
-def visible_device(services: Services, viewer: Viewer, device: str) -> Device:
-    """The device if the viewer may see it, else 404 (private devices do not leak).
+def visible_device(services: Services, viewer: Viewer, device: str, *, data: bool = True) -> Device:
+    """The device if the viewer may see it, else 404 (private devices do not leak); with ``data``
+    (the default) also its data, which a pending device shows to admins only (403).
 
     Read through the registry's lookup cache: fine for reads, not for deciding a write.
     """
-    return _visible(viewer, device, services.registry.lookup_device(parse_device_id(device)))
+    return _visible(viewer, device, services.registry.lookup_device(parse_device_id(device)), data)
 
 
 async def visible_device_async(services: Services, viewer: Viewer, device: str) -> Device:
-    """``visible_device`` for async routes: a cache hit needs no thread, a miss reads in one."""
+    """``visible_device`` (with its data) for async routes: a cache hit needs no thread, a miss one."""
     key = parse_device_id(device)
     registry = services.registry
     row = registry.cache.device(key)
@@ -76,9 +83,10 @@ async def visible_device_async(services: Services, viewer: Viewer, device: str) 
     return _visible(viewer, device, row)
 
 
-def editable_device(services: Services, viewer: Viewer, device: str) -> Device:
-    """The device if the viewer may change it: 404 if unseen, 403 if only seen (read uncached)."""
-    row = _visible(viewer, device, services.registry.get_row(parse_device_id(device)))
+def editable_device(services: Services, viewer: Viewer, device: str, *, data: bool = True) -> Device:
+    """The device if the viewer may change it: 404 if unseen, 403 if only seen (read uncached);
+    with ``data`` (the default) the change touches its data, which a pending device keeps closed."""
+    row = _visible(viewer, device, services.registry.get_row(parse_device_id(device)), data)
     if not can_edit_device(viewer, row):
         raise HTTPException(status_code=403, detail="only the owner or an admin may change this device")
     return row

@@ -82,6 +82,7 @@ def device_public(row: Device, viewer: Viewer | None = None) -> DevicePublic:
         tags=list(row.tags),
         owner_id=row.owner_id,
         source=row.source,
+        pending=row.pending,
         created_at=row.created_at,
         updated_at=row.updated_at,
         brand_id=row.brand_id,

@@ -150,6 +150,9 @@ class ApplicationSecretPublic(BaseModel):
     application_id: str
     header: str = "X-Lorakeet-Secret"
     secret: str
+    pending: bool = Field(
+        False, description="true: your claim's secret; the first uplink sent with it proves the application"
+    )
 
 
 class CodecExample(BaseModel):

@@ -164,6 +164,9 @@ class DevicePublic(BaseModel):
     tags: list[str] = Field(default_factory=list, examples=[["centre"]])
     owner_id: int | None = None
     source: str = Field("registered", examples=["registered", "auto"])
+    pending: bool = Field(
+        False, description="registered in an application its owner has not proved: its data is not shown"
+    )
     created_at: datetime | None = None
     updated_at: datetime | None = None
     brand_id: str | None = Field(None, examples=["dragino"], description="Device Repository brand")

@@ -72,11 +72,21 @@ def make_admin(services: Services, name: str = "Admin") -> Account:
     return Account(acc.id, key)
 
 
+def prove_application(client: TestClient, owner: Account, application_id: str) -> None:
+    """Make ``owner`` the owner of an application nobody has proved yet (as an admin's assignment
+    would): the world of most tests, where each account registers in its own applications."""
+    services: Services = client.app.state.services  # type: ignore[attr-defined]
+    app = services.registry.get_application(application_id)
+    if app is None or app.owner_id is None:
+        services.registry.prove_application(application_id, owner.id, "admin")
+
+
 def register_device(
     client: TestClient, owner: Account, device: str = "bins-town.bin-001", **fields: object
 ) -> dict[str, object]:
     """Register a device through the API and return its JSON."""
     app_id, _, dev_id = device.partition(".")
+    prove_application(client, owner, app_id)
     body: dict[str, object] = {"application_id": app_id, "device_id": dev_id, "kind": "bin"}
     body.update(fields)
     r = client.post("/v1/devices", json=body, headers=owner.headers)

@@ -72,7 +72,8 @@ def test_a_deleted_device_takes_its_rules_along(api_client: TestClient, api_serv
     for who in (alice, bob):
         assert api_client.get("/v1/alerts/rules", headers=who.headers).json()["rules"] == []
 
-    # a device registered later under the same id inherits nothing
+    # a device registered later under the same id (by an account Alice lets in) inherits nothing
+    api_services.registry.grant("harbour", carol.id, by=alice.id)
     register_device(api_client, carol, "harbour.bin-2", visibility="public")
     engine = AlertEngine(api_services.registry, refresh_s=0)
     engine([stored("harbour.bin-2", "bin", time.time_ns(), 1, fill_pct=99.0)])

@@ -165,7 +165,7 @@ def test_fleet_low_battery_silence_and_geofence(api_client: TestClient, api_serv
         kind="boat",
         metadata={"geofence": json.dumps([[4.47, 51.90], [4.49, 51.90], [4.49, 51.91], [4.47, 51.91]])},
     )
-    register_device(api_client, other, "harbour.boat-9", kind="boat")
+    register_device(api_client, other, "marina.boat-9", kind="boat")
     for body in (
         {"name": "low battery", "rule_type": "low_battery", "kind": "boat"},
         {"name": "quiet", "rule_type": "silence", "device": "harbour.boat-1", "silence_s": 600},
@@ -192,7 +192,7 @@ def test_fleet_low_battery_silence_and_geofence(api_client: TestClient, api_serv
     engine = AlertEngine(api_services.registry, refresh_s=0)
     now = time.time_ns()
     engine([stored("harbour.boat-1", "boat", now, 1, battery=50.0, latitude=51.905, longitude=4.48)])
-    engine([stored("harbour.boat-9", "boat", now, 1, battery=5.0)])  # not the owner's: fleet rule ignores it
+    engine([stored("marina.boat-9", "boat", now, 1, battery=5.0)])  # not the owner's: fleet rule ignores it
     engine([stored("harbour.boat-1", "boat", now + MIN, 2, battery=15.0, latitude=51.905, longitude=4.50)])
     engine([stored("harbour.boat-1", "boat", now + 2 * MIN, 3, battery=22.0)])  # 22 < 20 + 5: still low
     assert engine.check_silence(now + 5 * MIN) == 0

@@ -132,6 +132,15 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("GET", "/v1/models/{brand}/{model}"): Case(OK, OK, OK, OK, params=LDDS75),
     ("PUT", "/v1/models/{brand}/{model}"): Case(OK, OK, OK, 401, body=LDDS75_MAP, params=LDDS75),
     ("DELETE", "/v1/models/{brand}/{model}"): Case(404, 404, 404, 401, params=LDDS75),
+    # applications: "app" is the owner's (proved); "guest" (account 4) holds a grant on it
+    ("GET", "/v1/applications"): KEYED,
+    ("GET", "/v1/applications/{application_id}"): PRIVATE_WRITE,
+    ("POST", "/v1/applications/{application_id}/claim"): Case(OK, 409, 409, 401, body={}),
+    ("PUT", "/v1/applications/{application_id}/owner"): Case(403, 403, OK, 401, body={"account_id": 2}),
+    ("POST", "/v1/applications/{application_id}/grants"): Case(OK, 404, OK, 401, body={"account_id": 2}),
+    ("DELETE", "/v1/applications/{application_id}/grants/{account_id}"): Case(
+        OK, 404, OK, 401, params={"account_id": "4"}
+    ),
     # crews' views (fleet lists show what the caller may see), downlinks, alerts, web page
     ("GET", "/v1/bins"): ALL_OK,
     ("GET", "/v1/bins/needs-collection"): ALL_OK,
@@ -206,6 +215,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         register_device(client, owner, "app.pub", visibility="public")
     store_reading(services, "app.priv", 42.0)
     store_reading(services, "app.pub", 43.0)
+    guest = reg.create_account("Guest", "guest@example.org")
+    assert (owner.id, other.id, admin.id, guest.id) == (1, 2, 3, 4)  # ids the cases name
+    reg.grant("app", guest.id, by=owner.id)
     codec = reg.create_codec(owner.id, "mine", CODEC_SOURCE)
     key_id = reg.list_keys(owner.id)[0].id
     reg.close()
@@ -220,6 +232,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "key_id": str(key_id),
             "codec_id": str(codec.id),
             "job_id": "no-such-job",
+            "application_id": "app",
         },
     )
 

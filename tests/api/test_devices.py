@@ -87,7 +87,7 @@ def test_list_filters_and_pages(api_client: TestClient) -> None:
     a, b = signup(api_client, "A"), signup(api_client, "B")
     register_device(api_client, a, "app.a1", kind="bin", visibility="public", tags=["centre"])
     register_device(api_client, a, "app.a2", kind="boat", tags=["harbour"])
-    register_device(api_client, b, "app.b1", kind="bin")
+    register_device(api_client, b, "bpp.b1", kind="bin")  # "app" is A's application
 
     def ids(params: str, acc: object = None) -> list[str]:
         headers = acc.headers if acc is not None else {}  # type: ignore[attr-defined]
@@ -97,7 +97,7 @@ def test_list_filters_and_pages(api_client: TestClient) -> None:
 
     assert ids("") == ["app.a1"]
     assert ids("", a) == ["app.a1", "app.a2"]
-    assert ids("", b) == ["app.a1", "app.b1"]
+    assert ids("", b) == ["app.a1", "bpp.b1"]
     assert ids("owner=me", a) == ["app.a1", "app.a2"]
     assert ids("kind=bin", a) == ["app.a1"]
     assert ids("tag=harbour", a) == ["app.a2"]
@@ -160,15 +160,16 @@ def test_claim_auto_registered_device(api_client: TestClient, api_services: Serv
     api_client.patch(
         f"/v1/accounts/{maker.id}", json={"ttn_application_ids": ["bins-town"]}, headers=admin.headers
     )
+    # the assignment proves bins-town: its auto-registered devices are the maker's
     r = api_client.post(url, headers=maker.headers)
-    assert r.status_code == 200 and r.json()["owner_id"] == maker.id and r.json()["source"] == "registered"
+    assert r.status_code == 200 and r.json()["owner_id"] == maker.id and r.json()["source"] == "auto"
     assert api_client.post(url, headers=maker.headers).status_code == 200  # idempotent for the owner
-    api_client.patch(
-        f"/v1/accounts/{stranger.id}", json={"ttn_application_ids": ["bins-town"]}, headers=admin.headers
-    )
-    assert api_client.post(url, headers=stranger.headers).status_code == 409
-    other = DeviceKey("bins-town", "auto-8")
+    assert api_client.post(url, headers=stranger.headers).status_code == 404
+    later = DeviceKey("bins-town", "auto-8")  # traffic of a proved application: the owner's at once
+    assert api_services.registry.ensure_device(later).owner_id == maker.id
+    other = DeviceKey("unproved", "auto-9")
     api_services.registry.ensure_device(other)
+    assert api_client.post(f"/v1/devices/{other.uid}/claim", headers=stranger.headers).status_code == 404
     r = api_client.post(f"/v1/devices/{other.uid}/claim", headers=admin.headers)
     assert r.status_code == 200 and r.json()["owner_id"] == admin.id
     assert api_client.post("/v1/devices/app.none/claim", headers=admin.headers).status_code == 404

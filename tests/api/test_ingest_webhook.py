@@ -156,15 +156,17 @@ def test_set_secret_needs_the_application(api_client: TestClient, api_services: 
     assert (
         api_client.post(url, json={"application_id": "lights"}, headers=stranger.headers).status_code == 403
     )
-    assert api_client.post(url, json={"application_id": "nobody"}, headers=owner.headers).status_code == 403
+    # an application nobody proved: the secret is a pending claim's, not the application's
+    r = api_client.post(url, json={"application_id": "nobody"}, headers=owner.headers)
+    assert r.status_code == 201 and r.json()["pending"] is True
+    assert api_services.registry.get_application_secret("nobody") is None
     r = api_client.post(url, json={"application_id": "lights"}, headers=owner.headers)
     assert r.status_code == 201
     secret = r.json()["secret"]
     row = api_services.registry.get_application_secret("lights")
     assert row is not None and row.secret_hash == hashlib.sha256(secret.encode()).hexdigest()
     assert row.owner_id == owner.id
-    # now only the owner (or an admin) may replace it
-    register_device(api_client, stranger, "lights.pole-2")
+    # only the owner (or an admin) may replace it
     assert (
         api_client.post(url, json={"application_id": "lights"}, headers=stranger.headers).status_code == 403
     )

@@ -21,6 +21,7 @@ from ..schemas_registry import (
     AccountUpdate,
     SignupResponse,
 )
+from ..tenancy import settle_proof
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
@@ -69,7 +70,8 @@ def get_account(services: ServicesDep, viewer: ReaderDep, account_id: AccountId)
 def update_account(
     services: ServicesDep, viewer: AdminDep, account_id: AccountId, body: AccountUpdate
 ) -> AccountPublic:
-    """Set the proved TTN applications, the name or the admin flag."""
+    """Set the name, the admin flag, or the account's applications (each is assigned to it, as
+    ``PUT /v1/applications/{id}/owner`` does)."""
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     row = services.registry.update_account(account_id, AccountChanges(**changes))
     if row is None:
@@ -77,6 +79,15 @@ def update_account(
     services.registry.audit(
         viewer.account_id, "account.update", f"account:{account_id}", {"fields": sorted(changes)}
     )
+    for app_id in changes.get("ttn_application_ids", ()):  # an admin's word: the account owns them
+        app = services.registry.get_application(app_id)
+        if app is None or app.owner_id != account_id:
+            settle_proof(
+                services,
+                services.registry.prove_application(app_id, account_id, "admin"),
+                by=viewer.account_id,
+                how="admin",
+            )
     return account_public(row)
 
 

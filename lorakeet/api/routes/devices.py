@@ -64,6 +64,7 @@ def list_devices(
         owner_id=owner_id,
         viewer_id=viewer.account_id,
         viewer_admin=viewer.is_admin,
+        include_pending=not viewer.anonymous,  # registrations of one's own pending devices
     )
     rows, total = services.registry.find_devices(f, limit=limit, offset=offset)
     return DeviceList(data=[device_public(r, viewer) for r in rows], count=len(rows), total=total)
@@ -78,13 +79,13 @@ def create_device(services: ServicesDep, viewer: WriterDep, body: DeviceCreate) 
 @router.get("/{device}", summary="Get a device", responses=problem_responses(404, 422))
 def get_device(services: ServicesDep, viewer: ViewerDep, device: str) -> DevicePublic:
     """One device by ``application_id.device_id``."""
-    return device_public(visible_device(services, viewer, device), viewer)
+    return device_public(visible_device(services, viewer, device, data=False), viewer)
 
 
 @router.patch("/{device}", summary="Change a device", responses=problem_responses(401, 403, 404, 422))
 def update_device(services: ServicesDep, viewer: WriterDep, device: str, body: DeviceUpdate) -> DevicePublic:
     """Change fields of a device you own (admins: any, and may assign ``owner_id``)."""
-    row = editable_device(services, viewer, device)
+    row = editable_device(services, viewer, device, data=False)
     changes = body.model_dump(exclude_unset=True)
     for name in NOT_NULL:
         if name in changes and changes[name] is None:
@@ -96,6 +97,8 @@ def update_device(services: ServicesDep, viewer: WriterDep, device: str, body: D
             raise HTTPException(status_code=422, detail=f"no account {changes['owner_id']}")
     if "decoder" in changes:
         check_decoder(services, viewer, changes["decoder"])
+    if "owner_id" in changes:  # an admin's assignment settles a pending registration
+        changes["pending"] = False
     updated = services.registry.update_device(row.key, device_changes(changes))
     if updated is None:
         raise HTTPException(status_code=404, detail=f"no device {device!r}")
@@ -115,7 +118,7 @@ def update_device(services: ServicesDep, viewer: WriterDep, device: str, body: D
 )
 def delete_device(services: ServicesDep, viewer: WriterDep, device: str) -> Response:
     """Remove the device from the registry and purge its stored readings and uplinks."""
-    row = editable_device(services, viewer, device)
+    row = editable_device(services, viewer, device, data=False)
     services.store.delete_device(row.key)
     services.registry.delete_device(row.key)
     AlertStore(services.registry).forget_device(row.key.uid)
@@ -130,8 +133,8 @@ def claim_device(services: ServicesDep, viewer: WriterDep, device: str) -> Devic
     """Become the owner of an unowned device of a TTN application your account has proved."""
     key = parse_device_id(device)
     row = services.registry.get_row(key)
-    account = services.registry.get_account(viewer.account_id) if viewer.account_id else None
-    proved = account is not None and key.application_id in account.ttn_application_ids
+    assert viewer.account_id is not None
+    proved = services.registry.may_register(key.application_id, viewer.account_id) is True
     if row is None or not (viewer.is_admin or proved or can_view_device(viewer, row)):
         raise HTTPException(status_code=404, detail=f"no device {device!r}")
     if row.owner_id is not None:
@@ -140,7 +143,9 @@ def claim_device(services: ServicesDep, viewer: WriterDep, device: str) -> Devic
         raise HTTPException(status_code=409, detail="the device has an owner already")
     if not (viewer.is_admin or proved):
         raise HTTPException(
-            status_code=403, detail=f"your account has not proved TTN application {key.application_id!r}"
+            status_code=403,
+            detail=f"your account has not proved application {key.application_id!r} "
+            f"(POST /v1/applications/{key.application_id}/claim)",
         )
     updated = services.registry.update_device(
         key, DeviceChanges(owner_id=viewer.account_id, source="registered")

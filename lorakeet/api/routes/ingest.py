@@ -106,8 +106,14 @@ async def ingest_ttn(request: Request, services: ServicesDep) -> IngestAccepted:
     body = await _read_body(request)
     digest = hash_secret(secret)
     row = await run_in_threadpool(services.registry.application_for_secret, digest)
-    if row is None or not hmac.compare_digest(row.secret_hash, digest):
+    claim = None
+    if row is None:  # an unproved claim's secret: its first uplink proves the application
+        claim = await run_in_threadpool(services.registry.claim_for_secret, digest)
+        if claim is None:
+            raise HTTPException(status_code=403, detail=f"wrong {SECRET_HEADER}")
+    elif not hmac.compare_digest(row.secret_hash, digest):
         raise HTTPException(status_code=403, detail=f"wrong {SECRET_HEADER}")
+    secret_app = row.application_id if row is not None else claim.application_id if claim else ""
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -120,9 +126,13 @@ async def ingest_ttn(request: Request, services: ServicesDep) -> IngestAccepted:
         raise HTTPException(
             status_code=400, detail="not a TTS message: no end_device_ids.application_ids.application_id"
         )
-    if not hmac.compare_digest(app_id.encode(), row.application_id.encode()):
+    if not hmac.compare_digest(app_id.encode(), secret_app.encode()):
         raise HTTPException(status_code=403, detail=f"this secret is not the one of application {app_id!r}")
     refused = screen(body, "tts", arrived_ns, TimeWindow.from_settings(services.settings.pipeline))
+    if claim is not None and refused is None:
+        await run_in_threadpool(
+            actions.prove_by_ingest, services, claim.application_id, claim.account_id, digest
+        )
     error = await _durable(services, body, arrived_ns)
     if refused is not None and error is None:  # kept raw in the rejected table
         raise HTTPException(status_code=422, detail=f"rejected ({refused.reason}): {refused}")

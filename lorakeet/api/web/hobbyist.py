@@ -260,6 +260,9 @@ async def secret_post(request: Request, services: ServicesDep, device: str) -> R
 
 
 def _uplinks(services: Services, key: DeviceKey) -> list[dict[str, Any]]:
+    row = services.registry.lookup_device(key)
+    if row is None or row.pending:  # registered in an unproved application: no data yet
+        return []
     views = services.store.uplinks(key, 0, 2**62, 10)
     return [
         {

@@ -24,7 +24,7 @@ from lorakeet.storage.records import DeviceKey
 from lorakeet.storage.registry import DeviceFilter
 from lorakeet.views.fleet import bin_views, boat_views, light_views
 
-from ..auth import Viewer, can_view_device
+from ..auth import Viewer, can_read_data
 from ..csvout import points_csv
 from ..deps import Services, ServicesDep, deadline_ns, parse_device_id
 from ..presentation import bin_public, collection_csv, collection_geojson, unit_of, units_of
@@ -173,7 +173,7 @@ def _device_row(request: Request, services: Services, device: str) -> tuple[View
     viewer = _viewer(request, services)
     key = parse_device_id(device)
     row = services.registry.lookup_device(key)
-    if row is None or not can_view_device(viewer, row):
+    if row is None or not can_read_data(viewer, row):  # a pending device's data is not shown
         raise HTTPException(status_code=404, detail=f"no device {device!r}")
     return viewer, key, row
 

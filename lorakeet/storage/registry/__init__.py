@@ -9,7 +9,7 @@ The package: ``tables`` (the ORM tables, all that migrations import), ``entities
 records handed out), ``changes`` (typed changes taken in), ``model`` (filters, errors,
 vocabularies), ``database`` (engine, sessions, migrations on open), ``cache`` (the lookup
 cache), and one repository per concept (``devices``, ``accounts``, ``keys``,
-``codecs``, ``audit``). ``Registry`` is all repositories over one database.
+``codecs``, ``audit``, ``applications``). ``Registry`` is all repositories over one database.
 
 The API's hot path reads API keys and devices through a small in-process cache
 (``lookup_key``, ``lookup_device``; hits alone: ``cache.key``, ``cache.device``). Every write made through
@@ -21,13 +21,14 @@ processes (another API worker, ``lorakeet keys revoke``) are seen within ``CACHE
 from __future__ import annotations
 
 from .accounts import AccountRepository
+from .applications import PROOFS, STRONG_PROOFS, ApplicationRepository, ClaimSecret, Proof
 from .audit import AuditRepository
 from .cache import CACHE_TTL_S, LookupCache, acquire_cache, database_version, release_cache
 from .changes import UNSET, AccountChanges, DeviceChanges, Unset
 from .codecs import CodecRepository
 from .database import Database, make_engine
 from .devices import DeviceRepository
-from .entities import Account, ApiKey, ApplicationSecret, AuditRecord, Codec, Device, ModelMap
+from .entities import Account, ApiKey, Application, ApplicationSecret, AuditRecord, Codec, Device, ModelMap
 from .keys import KEY_TOUCH_INTERVAL, KeyRepository
 from .model import KINDS, VISIBILITIES, ConflictError, DeviceFilter, DeviceInfo, KeyLookup, RegistryError
 from .model_maps import ModelMapRepository
@@ -45,7 +46,13 @@ from .tables import (
 
 
 class Registry(
-    DeviceRepository, AccountRepository, KeyRepository, CodecRepository, AuditRepository, ModelMapRepository
+    DeviceRepository,
+    AccountRepository,
+    KeyRepository,
+    CodecRepository,
+    AuditRepository,
+    ModelMapRepository,
+    ApplicationRepository,
 ):
     """Registry operations over one database; safe to share between threads. It hands out frozen records
     (``entities``) and takes typed changes (``changes``)."""
@@ -55,6 +62,8 @@ __all__ = [
     "CACHE_TTL_S",
     "KEY_TOUCH_INTERVAL",
     "KINDS",
+    "PROOFS",
+    "STRONG_PROOFS",
     "UNSET",
     "VISIBILITIES",
     "Account",
@@ -63,12 +72,15 @@ __all__ = [
     "AccountRow",
     "ApiKey",
     "ApiKeyRow",
+    "Application",
+    "ApplicationRepository",
     "ApplicationSecret",
     "ApplicationSecretRow",
     "AuditRecord",
     "AuditRepository",
     "AuditRow",
     "Base",
+    "ClaimSecret",
     "Codec",
     "CodecRepository",
     "CodecRow",
@@ -86,6 +98,7 @@ __all__ = [
     "ModelMap",
     "ModelMapRepository",
     "ModelMapRow",
+    "Proof",
     "Registry",
     "RegistryError",
     "Unset",

@@ -41,6 +41,7 @@ class DeviceChanges:
     brand_id: str | Unset | None = UNSET
     model_id: str | Unset | None = UNSET
     field_map: Mapping[str, Any] | Unset = UNSET
+    pending: bool | Unset = UNSET
 
     def apply(self, row: DeviceRow) -> None:
         """Set the given fields on an ORM row."""
@@ -74,6 +75,8 @@ class DeviceChanges:
             row.model_id = self.model_id
         if not isinstance(self.field_map, Unset):
             row.field_map = dict(self.field_map)
+        if not isinstance(self.pending, Unset):
+            row.pending = self.pending
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,7 +18,7 @@ from .database import Database
 from .entities import Device
 from .model import ConflictError, DeviceFilter, DeviceInfo
 from .model_maps import model_in_session
-from .tables import DeviceRow
+from .tables import ApplicationRow, DeviceRow
 
 
 def model_of(s: Session, owner_id: int | None, seen: DeviceModel) -> Model | None:
@@ -48,6 +48,14 @@ def _record_model(
             row.decoder = NETWORK
         elif known.decoder != NETWORK:
             row.decoder = known.decoder
+
+
+def application_owner(s: Session, application_id: str) -> int | None:
+    """The account that proved control of the application, or None."""
+    owner: int | None = s.scalar(
+        select(ApplicationRow.owner_id).where(ApplicationRow.application_id == application_id)
+    )
+    return owner
 
 
 def _device_where(key: DeviceKey) -> Any:
@@ -95,7 +103,8 @@ class DeviceRepository(Database):
         model: DeviceModel | None = None,
         decoded: bool = False,
     ) -> DeviceInfo:
-        """The device, auto-registering it as unowned when the network is first to see it.
+        """The device, auto-registering it when the network is first to see it: it belongs to the
+        owner of its application (unowned while no one has proved the application).
 
         ``model`` is what the uplink says the device is (TTS ``version_ids``, a ChirpStack
         profile): a new device gets its model's kind and decoder (``network`` when the uplink
@@ -112,12 +121,15 @@ class DeviceRepository(Database):
             return found
         with self.session() as s:
             row = s.scalar(select(DeviceRow).where(_device_where(key)))
-            known = model_of(s, row.owner_id if row else None, model) if model is not None else None
+            # a device the network delivers first belongs to its application's owner (if proved)
+            owner = row.owner_id if row else application_owner(s, key.application_id)
+            known = model_of(s, owner, model) if model is not None else None
             if row is None:
                 row = DeviceRow(
                     application_id=key.application_id,
                     device_id=key.device_id,
                     dev_eui=dev_eui,
+                    owner_id=owner,
                     source="auto",
                     meta={},
                     tags=[],
@@ -215,6 +227,8 @@ class DeviceRepository(Database):
             q = q.where(DeviceRow.owner_id == f.owner_id)
         if f.application_ids is not None:
             q = q.where(DeviceRow.application_id.in_(f.application_ids))
+        if not f.include_pending:
+            q = q.where(DeviceRow.pending.is_(False))
         if not f.viewer_admin:
             visible = DeviceRow.visibility == "public"
             if f.viewer_id is not None:

@@ -55,6 +55,7 @@ class Device:
     firmware_version: str | None = None
     band_id: str | None = None
     field_map: Mapping[str, Any] = field(default_factory=dict)
+    pending: bool = False
 
     @property
     def key(self) -> DeviceKey:
@@ -87,6 +88,7 @@ class Device:
             firmware_version=row.firmware_version,
             band_id=row.band_id,
             field_map=dict(row.field_map or {}),
+            pending=bool(row.pending),
         )
 
 
@@ -227,3 +229,20 @@ class ModelMap:
             fields=dict(row.fields or {}),
             updated_at=_utc(row.updated_at),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    """A network application, who proved control of it and how, and whom its owner let in.
+
+    ``proof``: ``ingest`` (a first uplink came with the owner's ingest secret), ``tts_key``
+    (The Things Stack confirmed an API key of the application), ``admin`` (an admin assigned
+    it), ``migrated`` (proved before applications were recorded).
+    """
+
+    application_id: str
+    owner_id: int | None
+    proof: str
+    proved_at: datetime | None = None
+    grants: tuple[int, ...] = ()
+    claims: tuple[int, ...] = ()

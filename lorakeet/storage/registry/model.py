@@ -65,7 +65,11 @@ class KeyLookup:
 
 @dataclass(frozen=True, slots=True)
 class DeviceFilter:
-    """Which devices a listing returns; ``viewer_id``/``viewer_admin`` hide others' private ones."""
+    """Which devices a listing returns; ``viewer_id``/``viewer_admin`` hide others' private ones.
+
+    Pending devices (registered in an application their owner has not proved) are left out
+    unless ``include_pending``: only listings of registrations ask for them, never views of data.
+    """
 
     kind: str | None = None
     tag: str | None = None
@@ -74,3 +78,4 @@ class DeviceFilter:
     application_ids: tuple[str, ...] | None = None
     viewer_id: int | None = None
     viewer_admin: bool = True
+    include_pending: bool = False  # devices of unproved claims: registrations only, never their data

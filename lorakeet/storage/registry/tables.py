@@ -29,6 +29,7 @@ class AccountRow(Base):
     """A person or group using the API."""
 
     __tablename__ = "accounts"
+    __table_args__ = ({"sqlite_autoincrement": True},)  # an erased account's id is never given again
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -42,6 +43,7 @@ class ApiKeyRow(Base):
     """An API key: only its SHA-256 is stored."""
 
     __tablename__ = "api_keys"
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
@@ -88,6 +90,8 @@ class DeviceRow(Base):
     firmware_version: Mapped[str | None] = mapped_column(String(100), default=None)
     band_id: Mapped[str | None] = mapped_column(String(64), default=None)
     field_map: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Registered in an application its owner has not proved: no one but admins sees its data.
+    pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     @property
     def key(self) -> DeviceKey:
@@ -155,3 +159,36 @@ class ModelMapRow(Base):
     decoder: Mapped[str | None] = mapped_column(String(100), default=None)
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc, onupdate=now_utc)
+
+
+class ApplicationRow(Base):
+    """A network application and the account that proved control of it (``proof``: how)."""
+
+    __tablename__ = "applications"
+
+    application_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    proof: Mapped[str] = mapped_column(String(16))
+    proved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
+
+
+class ApplicationGrantRow(Base):
+    """An account the application's owner lets register devices in it."""
+
+    __tablename__ = "application_grants"
+
+    application_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)
+    granted_by: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
+
+
+class ApplicationClaimRow(Base):
+    """An account's unproven claim on an application, with the ingest secret that may prove it."""
+
+    __tablename__ = "application_claims"
+
+    application_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)
+    secret_hash: Mapped[str | None] = mapped_column(String(64), default=None, unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now_utc)
