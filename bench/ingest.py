@@ -354,7 +354,7 @@ def consume_nodered(port: int, n: int, influx_url: str, db: str, tmp: str) -> No
     """
     import socket
 
-    import paho.mqtt.publish as publish
+    from bench._mqtt_blast import blast
 
     red = ensure_nodered()
     urllib.request.urlopen(
@@ -390,7 +390,7 @@ def consume_nodered(port: int, n: int, influx_url: str, db: str, tmp: str) -> No
     deadline = time.monotonic() + 60
     while True:  # subscribed once a probe published to the broker comes through
         try:
-            publish.single("bench/probe", b"1", hostname="127.0.0.1", port=port)
+            blast(port, [("bench/probe", b"1")])
             if stats()["ready"]:
                 break
         except OSError:
