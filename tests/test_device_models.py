@@ -3,8 +3,11 @@ kind and decoder, and field maps resolved device > owner's map > shared map > sh
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from lorakeet.api.jobs import Job, redecode, redecoder
 from lorakeet.decoders import DecodeResult, DeviceContext
 from lorakeet.decoders.models import FieldRule
 from lorakeet.decoders.types import Decoder
@@ -13,7 +16,9 @@ from lorakeet.gateway_bridge.field_maps import FieldMaps
 from lorakeet.gateway_bridge.pipeline import Decoding
 from lorakeet.storage.records import DeviceKey, DeviceModel, Uplink
 from lorakeet.storage.registry import DeviceChanges, Registry
+from lorakeet.storage.sqlite_store import SqliteStore
 
+T0 = 1_767_225_600_000_000_000
 LDDS75 = DeviceModel("dragino", "ldds75", "_unknown_hw_version_", "1.1.4", "EU_863_870")
 
 
@@ -188,3 +193,35 @@ def test_a_bad_stored_map_is_ignored_with_a_warning(
     fmap = FieldMaps(reg, ttl=0).for_device(info)
     assert fmap is not None and fmap["Distance"] == FieldRule("distance", "mm")
     assert "ignoring a stored model map" in caplog.text
+
+
+def test_history_is_right_after_a_map_fix_and_a_redecode(sqlite_registry: Registry, tmp_path: Path) -> None:
+    """Stored with the shipped map, then the map is changed and the device re-decoded: the
+    stored readings follow the map that applies now."""
+    reg = sqlite_registry
+    store = SqliteStore(tmp_path / "readings.db")
+    try:
+        decoding = Decoding(DeviceDirectory(reg, ttl=0), field_maps=FieldMaps(reg, ttl=0))
+        model = DeviceModel("netvox", "r718pe")
+        decoded = {"Device": "R718PE", "Volt": 3.6, "Distance": 300, "FillLevel": 50}
+        up = Uplink("ttn", "town", "lvl", T0, 6, 1, b"\x01", network_decoded=decoded, device_model=model)
+        store.write([decoding.decode(up)])
+        key = DeviceKey("town", "lvl")
+
+        def latest() -> dict[str, object]:
+            return {v.key: v.value for v in store.latest(key)}
+
+        before = latest()
+        assert before["distance"] == pytest.approx(0.3)  # 300 mm, as the shipped map says
+        assert before["fill_pct"] == 50 and before["battery_voltage"] == pytest.approx(3.6)
+        # a fix: this fleet's firmware reports the distance in cm
+        reg.put_model_map(
+            None, "netvox", "r718pe", fields={"Distance": {"quantity": "distance", "unit": "cm"}}
+        )
+        job = redecode(store, redecoder(reg), key, T0 - 1, T0 + 1, Job("t", "redecode", key, None))
+        assert (job.state, job.done, job.decode_errors) == ("done", 1, 0)
+        after = latest()
+        assert after["distance"] == pytest.approx(3.0)
+        assert after["fill_pct"] == 50
+    finally:
+        store.close()

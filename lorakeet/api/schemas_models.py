@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from lorakeet.decoders.models import unit_factor
+from lorakeet.decoders.models import check_unit
 from lorakeet.ids import ID_PATTERN
 
 Kind = Literal["bin", "boat", "streetlight", "other"]
@@ -43,7 +43,7 @@ class FieldRuleBody(BaseModel):
     def _known(self) -> FieldRuleBody:
         if self.scale == 0:
             raise ValueError("scale cannot be 0")
-        unit_factor(self.quantity, self.unit)  # ValueError: unknown quantity, unit that does not convert
+        check_unit(self.quantity, self.unit)  # ValueError: unknown quantity, unit that does not convert
         return self
 
 

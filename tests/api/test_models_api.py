@@ -191,8 +191,9 @@ def test_a_connected_application_shows_its_bins_without_registering_them(
     admin = make_admin(services)
     listed = client.get("/v1/bins", headers=admin.headers)
     assert listed.status_code == 200
-    uids = {b["device"] for b in listed.json()["bins"]}
-    assert uids == {"council-bins.bin-a", "council-bins.bin-b", "council-bins.bin-c"}
+    by_uid = {b["device"]: b for b in listed.json()["bins"]}
+    assert set(by_uid) == {"council-bins.bin-a", "council-bins.bin-b", "council-bins.bin-c"}
+    assert by_uid["council-bins.bin-c"]["fill_pct"] == 50  # the R718PE's FillLevel, by its model's map
     dev = client.get("/v1/devices/council-bins.bin-b", headers=admin.headers).json()
     assert (dev["kind"], dev["decoder"], dev["brand_id"], dev["model_id"], dev["source"]) == (
         "bin",

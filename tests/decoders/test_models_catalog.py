@@ -13,10 +13,10 @@ from lorakeet.decoders.models import (
     FieldRule,
     ModelFileError,
     catalog,
+    check_unit,
     load_catalog,
     merge_maps,
     rules_from_json,
-    unit_factor,
 )
 from lorakeet.decoders.quantities import split_key
 
@@ -43,9 +43,9 @@ def test_every_vendor_file_loads_and_every_rule_is_valid() -> None:
     for m in cat.all():
         assert m.kind in ("bin", "streetlight", "boat", "other")
         assert m.decoder == "network" or m.decoder in DECODERS
-        for path, rule in m.field_map.items():
+        for rule in m.field_map.values():
             split_key(rule.quantity)  # a vocabulary key
-            assert unit_factor(rule.quantity, rule.unit) > 0, (m.model_id, path)
+            check_unit(rule.quantity, rule.unit)  # converts the way the reader converts
 
 
 def test_every_vector_model_and_every_native_decoder_has_a_model() -> None:
@@ -138,16 +138,24 @@ def test_duplicate_model_and_bad_toml(tmp_path: Path) -> None:
         load_catalog(tmp_path)
 
 
-def test_unit_factors_are_exact() -> None:
-    assert unit_factor("distance", "mm") == 0.001
-    assert unit_factor("distance_2", "cm") == 0.01
-    assert unit_factor("energy", "Wh") == 0.001
-    assert unit_factor("current", "mA") == 0.001
-    assert unit_factor("battery_voltage", "mV") == 0.001
-    assert unit_factor("temperature", "℃") == 1.0
-    assert unit_factor("interrupt", None) == 1.0
+def test_rule_units_are_the_ones_the_reader_converts() -> None:
+    for quantity, unit in [
+        ("distance", "mm"),
+        ("distance_2", "cm"),
+        ("energy", "Wh"),
+        ("current", "mA"),
+        ("battery_voltage", "mV"),
+        ("temperature", "℃"),
+        ("interrupt", None),
+        ("hdop", None),
+    ]:
+        check_unit(quantity, unit)
     with pytest.raises(ValueError, match="does not convert"):
-        unit_factor("interrupt", "V")
+        check_unit("interrupt", "V")
+    with pytest.raises(ValueError, match=r"accepted: .*'mm'"):
+        check_unit("distance", "V")
+    with pytest.raises(ValueError, match="unknown quantity"):
+        check_unit("distanse", "mm")
 
 
 def test_merge_order_and_removal() -> None:

@@ -42,34 +42,13 @@ from lorakeet.ids import ID_PATTERN
 
 from ..quantities import split_key
 from ..types import FieldMap, FieldRule
+from ..units import UNITS, base_dimension, convert
 
 __all__ = ["FieldRule", "Model", "ModelFileError", "catalog", "load_catalog", "merge_maps"]
 
 MODELS_DIR = Path(__file__).parent
 Kind = Literal["bin", "streetlight", "boat", "other"]
 NETWORK = "network"
-
-# Units a source may use, per vocabulary unit, with the exact factor into it.
-UNIT_FACTORS: dict[str, dict[str, float]] = {
-    "m": {"m": 1.0, "cm": 0.01, "mm": 0.001, "km": 1000.0},
-    "V": {"V": 1.0, "mV": 0.001, "kV": 1000.0},
-    "A": {"A": 1.0, "mA": 0.001, "µA": 1e-6, "uA": 1e-6},
-    "W": {"W": 1.0, "mW": 0.001, "kW": 1000.0},
-    "kWh": {"kWh": 1.0, "Wh": 0.001, "MWh": 1000.0},
-    "°C": {"°C": 1.0, "℃": 1.0},
-    "%": {"%": 1.0},
-    "hPa": {"hPa": 1.0, "Pa": 0.01, "kPa": 10.0, "mbar": 1.0},
-    "lx": {"lx": 1.0, "lux": 1.0},
-    "ppm": {"ppm": 1.0},
-    "km/h": {"km/h": 1.0, "m/s": 3.6},
-    "°": {"°": 1.0, "deg": 1.0},
-    "Hz": {"Hz": 1.0, "kHz": 1000.0},
-    "s": {"s": 1.0, "min": 60.0, "h": 3600.0, "ms": 0.001},
-    "dB": {"dB": 1.0, "dBA": 1.0},
-    "g": {"g": 1.0},
-    "°/s": {"°/s": 1.0},
-    "": {"": 1.0},
-}
 
 _PATH = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
 _ID = re.compile(ID_PATTERN)
@@ -79,23 +58,22 @@ class ModelFileError(ValueError):
     """A vendor file (or a user's field map) is not valid; says which file, model and field."""
 
 
-def unit_factor(quantity: str, unit: str | None) -> float:
-    """The exact factor from ``unit`` into the vocabulary unit of ``quantity`` (a reading key).
+def check_unit(quantity: str, unit: str | None) -> None:
+    """Raise ValueError unless ``quantity`` is a reading key and ``unit`` converts into its unit.
 
-    ``None`` means the source already uses the vocabulary's unit. Raises ValueError for an
-    unknown quantity or a unit that does not convert into it.
+    ``None`` means the source already uses the vocabulary's unit. Conversions are the ones the
+    decoded-object reader applies (:func:`lorakeet.decoders.units.convert`).
     """
     try:
         q, _ = split_key(quantity)
     except KeyError:
         raise ValueError(f"unknown quantity {quantity!r}") from None
-    if unit is None:
-        return 1.0
-    factors = UNIT_FACTORS.get(q.unit, {q.unit: 1.0})
-    if unit not in factors:
-        accepted = ", ".join(repr(u) for u in factors) or "none"
-        raise ValueError(f"unit {unit!r} does not convert into {q.name} ({q.unit!r}); accepted: {accepted}")
-    return factors[unit]
+    if unit is None or unit == q.unit or convert(1.0, unit, q.unit) is not None:
+        return
+    dim = base_dimension(q.unit)
+    accepted = sorted({u.symbol for u in UNITS.values() if dim is not None and u.dimension == dim} | {q.unit})
+    listed = ", ".join(repr(u) for u in accepted if u) or "none (the quantity has no unit)"
+    raise ValueError(f"unit {unit!r} does not convert into {q.name} ({q.unit!r}); accepted: {listed}")
 
 
 class RuleSpec(BaseModel):
@@ -116,7 +94,7 @@ class RuleSpec(BaseModel):
 
     def rule(self) -> FieldRule:
         """The rule the reader applies; raises ValueError for a bad quantity or unit."""
-        unit_factor(self.quantity, self.unit)
+        check_unit(self.quantity, self.unit)
         return FieldRule(self.quantity, self.unit, self.scale)
 
 
