@@ -176,7 +176,6 @@ class Delivery:
                     target = self._targets[key] = _Target(key)
                 if len(target.waiting) >= self.per_target_limit:
                     given_up.append(target.waiting.popleft())
-                    self._pending -= 1
                 target.waiting.append(_Attempt(job, channel))
                 self._pending += 1
             self._cond.notify_all()
@@ -192,6 +191,10 @@ class Delivery:
                 old.channel,
                 {"ok": False, "error": "target queue full", "attempts": old.attempt - 1},
             )
+        if given_up:
+            with self._cond:
+                self._pending -= len(given_up)
+                self._cond.notify_all()
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every queued event was delivered or given up (tests, shutdown)."""
@@ -277,7 +280,6 @@ class Delivery:
                     target.waiting.appendleft(item)  # keep the target's order
                     final = False
             if final:
-                self._pending -= 1
                 idle = not target.waiting and not target.busy
                 if idle and target.failures == 0 and target.open_until <= now:
                     del self._targets[target.key]  # a healthy idle target keeps no state
@@ -292,6 +294,9 @@ class Delivery:
                     outcome.get("error"),
                 )
             self._report(item.job.event_id, item.channel, {"attempts": item.attempt, **outcome})
+            with self._cond:  # only now: flush() promises the outcome is recorded
+                self._pending -= 1
+                self._cond.notify_all()
 
     def _attempt(self, item: _Attempt) -> tuple[bool, bool, dict[str, Any]]:
         """One try: (delivered, worth retrying, outcome)."""
