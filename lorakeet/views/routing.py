@@ -164,7 +164,10 @@ def best_tour(
     candidates = [two_opt(d, nearest_neighbour(d))]
     if len(points) <= solver_max:
         plan = plan_routes(
-            [Stop(str(i), p) for i, p in enumerate(points)], Fleet(depot), exploration=1, timeout_s=timeout_s
+            [Stop(str(i), p) for i, p in enumerate(points)],
+            Fleet(depot),
+            exploration=5 if len(points) <= 60 else 1,
+            timeout_s=timeout_s,
         )
         if plan.tours and not plan.unassigned:
             candidates.append(two_opt(d, [int(v.stop.id) + 1 for v in plan.tours[0].visits]))
