@@ -173,7 +173,12 @@ def test_a_connected_application_shows_its_bins_without_registering_them(
     fleet: tuple[TestClient, Services],
 ) -> None:
     client, services = fleet
-    headers = {"Content-Type": "application/json", "X-Lorakeet-Secret": "hook-secret-0123"}
+    council = signup(client, "Council")
+    r = client.post(
+        "/v1/ingest/ttn/secrets", json={"application_id": "council-bins"}, headers=council.headers
+    )
+    assert r.status_code in (200, 201), r.text
+    headers = {"Content-Type": "application/json", "X-Lorakeet-Secret": r.json()["secret"]}
     bins = [
         ("bin-a", "dragino", "ldds75", {"Bat": 3.387, "Distance": "2799 mm", "Interrupt_flag": 0}),
         ("bin-b", "milesight-iot", "em310-udl", {"battery": 92, "distance": 2116}),
@@ -188,13 +193,13 @@ def test_a_connected_application_shows_its_bins_without_registering_them(
         headers=headers,
     )
     assert r.status_code == 200
-    admin = make_admin(services)
-    listed = client.get("/v1/bins", headers=admin.headers)
+    # the council's own key sees its bins: the application is its own, so are the devices
+    listed = client.get("/v1/bins", headers=council.headers)
     assert listed.status_code == 200
     by_uid = {b["device"]: b for b in listed.json()["bins"]}
     assert set(by_uid) == {"council-bins.bin-a", "council-bins.bin-b", "council-bins.bin-c"}
     assert by_uid["council-bins.bin-c"]["fill_pct"] == 50  # the R718PE's FillLevel, by its model's map
-    dev = client.get("/v1/devices/council-bins.bin-b", headers=admin.headers).json()
+    dev = client.get("/v1/devices/council-bins.bin-b", headers=council.headers).json()
     assert (dev["kind"], dev["decoder"], dev["brand_id"], dev["model_id"], dev["source"]) == (
         "bin",
         "network",
@@ -203,8 +208,13 @@ def test_a_connected_application_shows_its_bins_without_registering_them(
         "auto",
     )
     assert dev["firmware_version"] == "1.1.4" and dev["band_id"] == "EU_863_870"
-    probe = client.get("/v1/devices/council-bins.probe", headers=admin.headers).json()
+    assert dev["owner_id"] == council.id
+    probe = client.get("/v1/devices/council-bins.probe", headers=council.headers).json()
     assert probe["kind"] == "other" and probe["model_id"] == "lht65"
+    other = signup(client, "Other")
+    assert client.get("/v1/bins", headers=other.headers).json()["bins"] == []
+    admin = make_admin(services)
+    assert len(client.get("/v1/bins", headers=admin.headers).json()["bins"]) == 3
 
 
 def test_the_registration_form_gives_the_device_its_model() -> None:
