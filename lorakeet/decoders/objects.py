@@ -79,19 +79,16 @@ def _leaves(obj: Mapping[str, object], b: ReadingsBuilder) -> list[_Leaf]:
         if isinstance(node, Mapping):
             inner = node.get("value") if "value" in node else None
             unit = node.get("unit")
+            stated = stated_unit(unit) if isinstance(unit, str) else None
             if path and "value" in node and not isinstance(inner, Mapping | list):
                 if inner is not None:
-                    out.append(_Leaf(path, inner, stated_unit(unit) if isinstance(unit, str) else None))
-                children = [
-                    (k, v)
-                    for k, v in node.items()
-                    if k != "value" and not (k == "unit" and isinstance(v, str))
-                ]
-            elif path and isinstance(unit, str) and _scalar_list(node.get("values")):
+                    out.append(_Leaf(path, inner, stated))
+                # the unit becomes the reading's; a unit text that is no unit stays a field
+                children = [(k, v) for k, v in node.items() if k != "value" and not (k == "unit" and stated)]
+            elif path and stated and _scalar_list(node.get("values")):
                 # {unit, values: [...]}: one unit for a series (Adeunis sends t=0, t-1, ...)
                 series = node["values"]
                 assert isinstance(series, list)
-                stated = stated_unit(unit)
                 out.extend(
                     _Leaf((*path, "values", str(i)), v, stated) for i, v in enumerate(series) if v is not None
                 )

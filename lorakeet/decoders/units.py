@@ -136,6 +136,14 @@ _UNITS: tuple[tuple[tuple[str, ...], Unit], ...] = (
 
 UNITS: dict[str, Unit] = {alias: unit for aliases, unit in _UNITS for alias in aliases}
 
+# A unit stated in lower case ("pa", "mv", "kwh") when that spelling names one unit only.
+_BY_LOWER: dict[str, Unit] = {}
+for _aliases, _unit in _UNITS:
+    for _alias in _aliases:
+        _BY_LOWER.setdefault(_alias.lower(), _unit)
+for _low in [a for a in _BY_LOWER if len({u.symbol for al, u in UNITS.items() if al.lower() == a}) > 1]:
+    del _BY_LOWER[_low]
+
 # Unit words accepted inside a field name: the multi-letter, unambiguous symbols above.
 _NAME_UNITS = frozenset(
     a
@@ -251,7 +259,7 @@ def stated_unit(text: str) -> str | None:
     None when ``text`` does not look like a unit at all (``"> 150 meters"``).
     """
     t = text.strip()
-    u = UNITS.get(t)
+    u = UNITS.get(t) or (_BY_LOWER.get(t) if t.islower() else None)
     if u is not None:
         return u.symbol
     if len(t) <= _MAX_UNIT_CHARS and _UNIT_SHAPE.match(t):

@@ -214,6 +214,32 @@ def test_value_unit_objects_and_nesting() -> None:
     }
 
 
+def test_unit_and_values_objects_give_each_value_the_unit() -> None:
+    # Adeunis codecs: {unit, values: [t=0, t-1, ...]}; a lower-case unit naming one unit only
+    got = read(
+        {
+            "bytes": {
+                "deltaPressure": {"unit": "pa", "values": [-500, -250]},
+                "co2": {"unit": "ppm", "values": [420]},
+            }
+        }
+    )
+    assert got == {
+        "v.bytes.deltaPressure.values.0": (-500.0, "Pa"),
+        "v.bytes.deltaPressure.values.1": (-250.0, "Pa"),
+        "v.bytes.co2.values.0": (420.0, "ppm"),
+    }
+    # an upper-case spelling is never read as another unit (MW is not mW)
+    assert read({"p": {"value": 2, "unit": "MW"}}) == {"v.p": (2.0, "MW")}
+
+
+def test_a_unit_text_that_is_no_unit_is_kept_as_a_field() -> None:
+    assert read({"flow": {"value": 3, "unit": "litres per hour"}}) == {
+        "v.flow": (3.0, ""),
+        "v.flow.unit:str": ("litres per hour", ""),
+    }
+
+
 def test_out_of_range_keeps_the_value_and_drops_a_unit_read_from_the_name() -> None:
     b = ReadingsBuilder()
     readings_from_object({"BatV": 3062, "Distance": "5000000 mm"}, b)
