@@ -34,6 +34,7 @@ from lorakeet.decoders.fields import is_vendor_key, vendor_key
 from lorakeet.decoders.units import convert, split_number, stated_unit
 from lorakeet.gateway_bridge.compose import make_pipeline
 from lorakeet.gateway_bridge.simulator import ttn_uplink_body
+from lorakeet.storage.factory import Store
 from lorakeet.storage.registry import Registry
 from lorakeet.storage.sqlite_store import SqliteStore
 
@@ -133,12 +134,19 @@ def judge(
 
 
 @pytest.fixture
-def hook(sqlite_registry: Registry, tmp_path: Path) -> Iterator[tuple[TestClient, Account]]:
+def hook(
+    request: pytest.FixtureRequest, sqlite_registry: Registry, tmp_path: Path
+) -> Iterator[tuple[TestClient, Account]]:
+    """The API with webhook ingest over a production pipeline into ``request.param``'s store."""
     settings = api_settings()
     settings = settings.model_copy(
         update={"pipeline": settings.pipeline.model_copy(update={"flush_interval_s": 0.005})}
     )
-    store = SqliteStore(tmp_path / "readings.db", synchronous="OFF")
+    store: Store
+    if request.param == "influx":
+        store = request.getfixturevalue("influx_store")
+    else:
+        store = SqliteStore(tmp_path / "readings.db", synchronous="OFF")
     pipeline = make_pipeline(settings, store, sqlite_registry)
     pipeline.start()
     services = Services(settings, sqlite_registry, store, pipeline=pipeline, ingest_timeout_s=10.0)
@@ -178,7 +186,12 @@ def uplink(file: str, index: int, ex: dict[str, Any], f_cnt: int, t: int, model:
     return device, json.dumps(body).encode()
 
 
-@pytest.mark.parametrize("model", [True, False], ids=["known-model", "unknown-model"])
+@pytest.mark.parametrize(
+    ("model", "hook"),
+    [(True, "sqlite"), (False, "sqlite"), (False, "influx")],
+    ids=["known-model-sqlite", "unknown-model-sqlite", "unknown-model-influxdb"],
+    indirect=["hook"],
+)
 def test_every_repository_example_is_stored_with_its_unit_or_none(
     hook: tuple[TestClient, Account], model: bool
 ) -> None:
