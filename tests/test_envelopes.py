@@ -282,3 +282,19 @@ def test_chirpstack_device_profile_and_tags_name_the_device_model() -> None:
     assert u.device_model == DeviceModel(
         "dragino", "ldds75", None, "1.1.4", None, None, "14855bf7-d10d-4aee-b618-ebfcb64dc7ad"
     )
+
+
+def test_tts_normalized_payload_is_read_by_both_paths() -> None:
+    doc = json.loads(body("ttn_up_zero_fcnt.json"))
+    measurements = [{"air": {"temperature": 21.5, "relativeHumidity": 40}}, {"battery": 3.1}]
+    doc["uplink_message"]["normalized_payload"] = measurements
+    for parse in (parse_tts, parse_tts_validated):
+        u = parse(json.dumps(doc))
+        assert isinstance(u, Uplink) and u.network_normalized == tuple(measurements)
+    doc["uplink_message"]["normalized_payload"] = "not a list"
+    assert _outcome(parse_tts, json.dumps(doc).encode()) == _outcome(
+        parse_tts_validated, json.dumps(doc).encode()
+    )
+    del doc["uplink_message"]["normalized_payload"]
+    u = parse_tts(json.dumps(doc))
+    assert isinstance(u, Uplink) and u.network_normalized is None
