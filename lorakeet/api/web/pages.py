@@ -28,9 +28,9 @@ from ..auth import Viewer, can_read_data
 from ..csvout import points_csv
 from ..deps import Services, ServicesDep, deadline_ns, parse_device_id
 from ..presentation import bin_public, collection_csv, collection_geojson, unit_of, units_of
-from . import crews, maps, svg
+from . import crew_maps, maps, svg
 from .common import COOKIE, HERE, SECURITY_HEADERS, _viewer, env, web_viewer
-from .crews import todays_collection
+from .crew_maps import todays_collection
 
 RANGES = {"6h": 6 * 3600, "1d": 86_400, "7d": 7 * 86_400, "30d": 30 * 86_400}
 MAX_CHART_POINTS = 2000
@@ -117,16 +117,16 @@ def overview(
     lights = light_views(services.registry, services.store, f, now)
     boats = boat_views(services.registry, services.store, f)
     route = todays_collection(services, viewer, tz if deadline_ok(tz) else "UTC")
-    bin_m, lines = crews.bin_markers(bins, route)
-    boat_m, tracks = crews.boat_markers(boats, crews.boat_tracks(services.store, boats, now))
+    bin_m, lines = crew_maps.bin_markers(bins, route)
+    boat_m, tracks = crew_maps.boat_markers(boats, crew_maps.boat_tracks(services.store, boats, now))
     view = maps.MapView(
         "Map of the fleet: bins by fill with today's route, street lights by state, boats with tracks",
-        [*bin_m, *crews.light_markers(lights), *boat_m],
+        [*bin_m, *crew_maps.light_markers(lights), *boat_m],
         [*lines, *tracks],
     )
     return HTMLResponse(
         env.get_template("overview.html").render(
-            map=crews.draw(services.settings, view),
+            map=crew_maps.draw(services.settings, view),
             route=route,
             boats=boats,
             now=_when(now),
@@ -138,7 +138,7 @@ def overview(
             lights_ok=sum(not v.state.faults for v in lights),
             lights_total=len(lights),
         ),
-        headers=crews.page_headers(services.settings),
+        headers=crew_maps.page_headers(services.settings),
     )
 
 
