@@ -36,8 +36,8 @@ def demo(
     from lorakeet.api.deps import Services
     from lorakeet.gateway_bridge.bridge import Bridge
     from lorakeet.gateway_bridge.broker import LocalBroker
-    from lorakeet.gateway_bridge.demo_fleet import register_fleet
-    from lorakeet.gateway_bridge.simulator import Simulator, fill_history, make_fleet
+    from lorakeet.gateway_bridge.demo_fleet import fill_history, register_fleet
+    from lorakeet.gateway_bridge.simulator import Simulator, make_fleet
     from lorakeet.settings import MqttSettings, StoreSettings
 
     if broker not in ("auto", "mosquitto", "amqtt"):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from lorakeet.storage.records import DeviceKey
 from lorakeet.storage.registry import Registry
 
-from .simulator import SimDevice
+from .pipeline import Inbound
+from .simulator import SimDevice, history
 
 
 def register_fleet(registry: Registry, application_id: str, fleet: list[SimDevice]) -> None:
@@ -22,3 +25,18 @@ def register_fleet(registry: Registry, application_id: str, fleet: list[SimDevic
             name=d.device_id.replace("-", " ").title(),
             visibility="public",
         )
+
+
+def fill_history(
+    submit: Callable[[Inbound], object],
+    fleet: list[SimDevice],
+    application_id: str,
+    end_ns: int,
+    days: float = 14.0,
+) -> int:
+    """Submit ``days`` of the fleet's past uplinks to a pipeline, as if they had arrived over MQTT."""
+    n = 0
+    for t, device_id, body in history(fleet, application_id, end_ns, days):
+        submit(Inbound(body, "ttn", f"v3/{application_id}@ttn/devices/{device_id}/up", arrived_ns=t))
+        n += 1
+    return n

@@ -14,7 +14,7 @@ import random
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -30,7 +30,6 @@ from lorakeet.firmware_payloads.formats import (
 )
 from lorakeet.timefmt import format_rfc3339_ns
 
-from .pipeline import Inbound
 from .sim_town import DAY_S, BinModel, BoatModel, LightModel, new_model
 
 Kind = Literal["bin", "boat", "streetlight"]
@@ -333,8 +332,11 @@ def history(
             continue
         d = fleet[i]
         yield t, d.device_id, uplink(d, application_id, t)
-        moored = isinstance(d.model, BoatModel) and d.model.at(t / 1e9)[1] == 0
-        step = (3600.0 if moored else HISTORY_INTERVAL_S[d.kind]) * d.rng.uniform(0.95, 1.05)
+        m = d.model
+        step = HISTORY_INTERVAL_S[d.kind]
+        if isinstance(m, BoatModel):  # hourly when moored, finer tracks in the last six hours
+            step = 3600.0 if m.at(t / 1e9)[1] == 0 else step / (5 if end_ns - t < 6 * 3600e9 else 1)
+        step *= d.rng.uniform(0.95, 1.05)
         heapq.heappush(clocks, (t + round(step * 1e9), i))
 
 
@@ -383,18 +385,3 @@ class Simulator:
             self._thread.join(5)
         self._client.disconnect()
         self._client.loop_stop()
-
-
-def fill_history(
-    submit: Callable[[Inbound], object],
-    fleet: list[SimDevice],
-    application_id: str,
-    end_ns: int,
-    days: float = 14.0,
-) -> int:
-    """Submit ``days`` of the fleet's past uplinks to a pipeline, as if they had arrived over MQTT."""
-    n = 0
-    for t, device_id, body in history(fleet, application_id, end_ns, days):
-        submit(Inbound(body, "ttn", f"v3/{application_id}@ttn/devices/{device_id}/up", arrived_ns=t))
-        n += 1
-    return n

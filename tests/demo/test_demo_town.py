@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from lorakeet.gateway_bridge.compose import make_pipeline
-from lorakeet.gateway_bridge.demo_fleet import register_fleet
+from lorakeet.gateway_bridge.demo_fleet import fill_history, register_fleet
 from lorakeet.gateway_bridge.pipeline import Inbound
 from lorakeet.gateway_bridge.sim_town import (
     BOAT_ROUTES,
@@ -27,7 +27,7 @@ from lorakeet.gateway_bridge.sim_town import (
     metres,
     sun_elevation_deg,
 )
-from lorakeet.gateway_bridge.simulator import SimDevice, fill_history, make_fleet, uplink
+from lorakeet.gateway_bridge.simulator import SimDevice, make_fleet, uplink
 from lorakeet.settings import PipelineSettings, Settings
 from lorakeet.storage.records import DeviceKey
 from lorakeet.storage.registry import DeviceFilter, Registry
