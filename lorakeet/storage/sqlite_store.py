@@ -223,9 +223,17 @@ class SqliteStore(SqliteReads):
         """Nothing to drop: latest values are read from the database itself."""
 
     def delete_device(self, device: DeviceKey) -> None:
-        """Erase every reading and uplink of a device."""
+        """Erase every reading and uplink of a device, and the rejected messages naming it."""
         with self._write_lock:
             conn = self._conn()
+            try:  # rejected messages naming the device (its topic or body holds both ids)
+                conn.execute(
+                    "DELETE FROM rejected WHERE (instr(topic, ?1) OR instr(CAST(body AS TEXT), ?1)) "
+                    "AND (instr(topic, ?2) OR instr(CAST(body AS TEXT), ?2))",
+                    (device.device_id, device.application_id),
+                )
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite delete failed: {exc}") from exc
             did = self._device_id(conn, device.application_id, device.device_id, create=False)
             if did is None:
                 return

@@ -77,10 +77,17 @@ def me(services: ServicesDep, viewer: ReaderDep) -> MePublic:
     },
 )
 def export(services: ServicesDep, viewer: ReaderDep) -> Response:
-    """A zip: account.json, keys.json (no secrets), devices.json, readings/<id>.csv, uplinks/<id>.ndjson."""
+    """A zip: account.json, keys.json (no secrets), devices.json, readings/<id>.csv,
+    uplinks/<id>.ndjson, and registry/<table>.json for codecs, model maps, alert rules and events,
+    downlinks (with payloads), applications with grants and claims, ingest-secret metadata
+    (application ids, never the secrets) and the audit log (your actions and those on your
+    account and devices). A pending device's registration is exported, not its data."""
     me_ = _account(services, viewer.account_id)
+    assert viewer.account_id is not None
     keys = [key_public(k).model_dump(mode="json") for k in services.registry.list_keys(viewer.account_id)]
-    rows, _ = services.registry.find_devices(DeviceFilter(owner_id=viewer.account_id), limit=100_000)
+    f = DeviceFilter(owner_id=viewer.account_id, include_pending=True)
+    rows, _ = services.registry.find_devices(f, limit=100_000)
+    personal = services.registry.personal_data(viewer.account_id, [r.key for r in rows])
     end_ns = time.time_ns() + 86_400 * 10**9
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
@@ -90,7 +97,11 @@ def export(services: ServicesDep, viewer: ReaderDep) -> Response:
             "devices.json",
             json.dumps([device_public(r, viewer).model_dump(mode="json") for r in rows], indent=2),
         )
+        for table, records in personal.items():
+            z.writestr(f"registry/{table}.json", json.dumps(records, indent=2, default=str))
         for r in rows:
+            if r.pending:
+                continue
             z.writestr(
                 f"readings/{r.key.uid}.csv", readings_csv(services, r.key, 0, end_ns, EXPORT_MAX_POINTS)
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -12,6 +13,7 @@ from .changes import AccountChanges
 from .database import Database
 from .entities import Account
 from .model import ConflictError
+from .personal import erase_personal_rows, personal_rows
 from .tables import AccountRow, ApiKeyRow, Base, DeviceRow
 
 
@@ -65,6 +67,11 @@ class AccountRepository(Database):
             self.cache.clear()
             return Account.from_row(row)
 
+    def personal_data(self, account_id: int, devices: list[DeviceKey]) -> dict[str, list[dict[str, Any]]]:
+        """Registry rows about the account and its devices, by table (no secrets): for exports."""
+        with self.session() as s:
+            return personal_rows(s.connection(), account_id, devices)
+
     def delete_account(self, account_id: int) -> list[DeviceKey]:
         """Erase an account, its keys, devices, codecs and secrets; returns the erased devices."""
         with self.session() as s:
@@ -76,6 +83,7 @@ class AccountRepository(Database):
                     )
                 )
             ]
+            erase_personal_rows(s.connection(), account_id, keys)  # downlinks, audit, grants, claims
             # Everything with an owner_id (devices, codecs, secrets, alert rules and events,
             # downlinks, ...), children first; SQLite does not enforce ON DELETE CASCADE.
             owned = [t for t in Base.metadata.sorted_tables if "owner_id" in t.c]
