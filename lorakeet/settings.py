@@ -194,9 +194,6 @@ class ApiSettings(BaseModel):
     max_devices_per_account: int = Field(1_000, ge=0, description="devices one account may register")
     max_alert_rules_per_account: int = Field(200, ge=0, description="alert rules one account may keep")
     max_jobs_per_account: int = Field(4, ge=1, description="re-decode jobs one account may run at once")
-    anonymous_cache_s: float = Field(
-        5.0, ge=0, description="how long expensive anonymous reads (collection lists) are reused"
-    )
     max_body_bytes: int = Field(
         1024 * 1024, ge=1024, description="largest request body any route reads (webhook ingest: 64 KiB)"
     )

@@ -145,8 +145,16 @@ def redecode(
     return job
 
 
+class JobLimit(Exception):
+    """Too many jobs are running (for the account, or on this process)."""
+
+
+MAX_RUNNING = 8  # re-decode threads one API process runs at once, all accounts together
+
+
 class JobBoard:
-    """The API's jobs, in memory; at most ``keep`` finished ones are remembered."""
+    """The API's jobs, in memory; at most ``keep`` finished ones are remembered, at most
+    ``MAX_RUNNING`` run at once (each in its own thread), and at most ``per_account`` of one account."""
 
     def __init__(self, keep: int = 1000) -> None:
         self.keep = keep
@@ -166,10 +174,16 @@ class JobBoard:
         start_ns: int,
         end_ns: int,
         account_id: int | None,
+        per_account: int = 4,
     ) -> Job:
-        """Create a re-decode job and run it in a background thread."""
+        """Create a re-decode job and run it in a background thread; JobLimit when too many run."""
         job = Job(uuid.uuid4().hex, "redecode", device, account_id)
         with self._lock:
+            running = [j for j in self._jobs.values() if j.finished_ns is None]
+            if len(running) >= MAX_RUNNING:
+                raise JobLimit(f"{MAX_RUNNING} jobs are running on this server; retry later")
+            if sum(1 for j in running if j.account_id == account_id) >= per_account:
+                raise JobLimit(f"your account has {per_account} jobs running, the most it may; retry later")
             self._jobs[job.id] = job
             finished = [j for j in self._jobs.values() if j.finished_ns is not None]
             for old in sorted(finished, key=lambda j: j.created_ns)[: max(0, len(finished) - self.keep)]:

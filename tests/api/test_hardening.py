@@ -233,3 +233,40 @@ def test_ingest_secrets_must_be_header_safe(api_client: TestClient, secret: str)
         headers=owner.headers,
     )
     assert ok.status_code == 201
+
+
+def test_quotas_per_account(api_services: Services) -> None:
+    services = Services(
+        api_settings(max_devices_per_account=2, max_alert_rules_per_account=1, max_jobs_per_account=1),
+        api_services.registry,
+        api_services.store,
+    )
+    with TestClient(create_app(services)) as client:
+        acc = signup(client, "Quota")
+        register_device(client, acc, "quota-app.d1", visibility="public")
+        register_device(client, acc, "quota-app.d2")
+        r = client.post(
+            "/v1/devices", json={"application_id": "quota-app", "device_id": "d3"}, headers=acc.headers
+        )
+        assert r.status_code == 409 and "2 devices" in r.json()["detail"]
+        rule = {"name": "r", "rule_type": "threshold", "quantity": "fill_pct", "threshold": 80}
+        assert (
+            client.post(
+                "/v1/alerts/rules", json={**rule, "device": "quota-app.d1"}, headers=acc.headers
+            ).status_code
+            == 201
+        )
+        r = client.post("/v1/alerts/rules", json={**rule, "device": "quota-app.d2"}, headers=acc.headers)
+        assert r.status_code == 409
+
+
+def test_redecode_jobs_are_bounded_per_account() -> None:
+    from lorakeet.api.jobs import Job, JobBoard, JobLimit
+    from lorakeet.storage.records import DeviceKey
+
+    board = JobBoard()
+    running = Job("a" * 32, "redecode", DeviceKey("app", "d"), 7)  # started, not finished
+    board._jobs[running.id] = running
+    with pytest.raises(JobLimit):
+        board.start_redecode(None, None, DeviceKey("app", "d"), 0, 1, 7, per_account=1)  # type: ignore[arg-type]
+    assert board.get(running.id) is running and len(board._jobs) == 1  # the refused job was not kept

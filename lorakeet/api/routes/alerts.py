@@ -196,7 +196,7 @@ def own_rule(services: Services, viewer: Viewer, rule_id: int) -> AlertRuleRow:
     "/rules",
     status_code=status.HTTP_201_CREATED,
     summary="Create an alert rule",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
 def create_rule(services: ServicesDep, viewer: WriterDep, body: RuleCreate) -> RuleCreated:
     """A rule on one device you can see, or on your fleet (all devices for admins)."""
@@ -206,6 +206,14 @@ def create_rule(services: ServicesDep, viewer: WriterDep, body: RuleCreate) -> R
         device = DeviceKey(row.application_id, row.device_id).uid
     secret = body.webhook_secret or (secrets.token_urlsafe(32) if body.webhook_url else None)
     assert viewer.account_id is not None
+    limit = services.settings.api.max_alert_rules_per_account
+    if (
+        not viewer.is_admin
+        and len(AlertStore(services.registry).list_rules(viewer.account_id, limit=limit)) >= limit
+    ):
+        raise HTTPException(
+            status_code=409, detail=f"your account has {limit} alert rules, the most it may keep"
+        )
     fields = body.model_dump(exclude={"webhook_secret", "device", "enabled"}, exclude_none=True)
     fields.setdefault("op", "above")
     fields.setdefault("hysteresis", 0.0)

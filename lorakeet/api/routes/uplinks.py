@@ -13,7 +13,7 @@ from lorakeet.storage.records import DeviceKey, UplinkView
 from ..auth import ReaderDep, ViewerDep, WriterDep
 from ..deps import DAY_NS, MAX_RAW_DAYS, ServicesDep, editable_device, time_range, visible_device
 from ..errors import problem_responses
-from ..jobs import Job, JobBoard
+from ..jobs import Job, JobBoard, JobLimit
 from ..presentation import dt
 from ..schemas import JobPublic, RedecodeRequest, UplinkPublic, UplinksPublic
 
@@ -102,7 +102,7 @@ def uplinks(
     "/v1/devices/{device}/redecode",
     status_code=202,
     summary="Re-decode stored uplinks with the device's current decoder",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(401, 403, 404, 422, 429),
 )
 def start_redecode(
     request: Request, services: ServicesDep, viewer: WriterDep, device: str, body: RedecodeRequest
@@ -112,9 +112,18 @@ def start_redecode(
     if end_ns - start_ns > MAX_REDECODE_DAYS * DAY_NS:
         raise HTTPException(status_code=422, detail=f"a re-decode may span at most {MAX_REDECODE_DAYS} days")
     row = editable_device(services, viewer, device)
-    job = job_board(request).start_redecode(
-        services.store, services.registry, row.key, start_ns, end_ns, viewer.account_id
-    )
+    try:
+        job = job_board(request).start_redecode(
+            services.store,
+            services.registry,
+            row.key,
+            start_ns,
+            end_ns,
+            viewer.account_id,
+            per_account=services.settings.api.max_jobs_per_account,
+        )
+    except JobLimit as exc:
+        raise HTTPException(status_code=429, detail=str(exc), headers={"Retry-After": "10"}) from None
     return job_public(job)
 
 
