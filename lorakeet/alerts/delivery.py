@@ -52,9 +52,25 @@ def private_target(url: str) -> str | None:
         return f"webhook host {host!r} does not resolve: {exc}"
     for info in infos:
         addr = ipaddress.ip_address(info[4][0])
-        if not addr.is_global or addr.is_multicast:
+        if not is_public(addr):
             return f"webhook host {host!r} is a non-public address ({addr}); private targets are not allowed"
     return None
+
+
+NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def is_public(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Global unicast, and so is any IPv4 address an IPv6 one carries (mapped, 6to4, Teredo,
+    NAT64: ``64:ff9b::a9fe:a9fe`` is 169.254.169.254)."""
+    if not addr.is_global or addr.is_multicast:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address):
+        inner = [addr.ipv4_mapped, addr.sixtofour, addr.teredo[1] if addr.teredo else None]
+        if any(addr in net for net in NAT64):
+            inner.append(ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF))
+        return all(v is None or is_public(v) for v in inner)
+    return True
 
 
 def sign(secret: str, body: bytes) -> str:

@@ -270,3 +270,26 @@ def test_redecode_jobs_are_bounded_per_account() -> None:
     with pytest.raises(JobLimit):
         board.start_redecode(None, None, DeviceKey("app", "d"), 0, 1, 7, per_account=1)  # type: ignore[arg-type]
     assert board.get(running.id) is running and len(board._jobs) == 1  # the refused job was not kept
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("169.254.169.254", False),
+        ("64:ff9b::a9fe:a9fe", False),  # NAT64 form of the metadata address
+        ("64:ff9b:1::a9fe:a9fe", False),
+        ("2002:a9fe:a9fe::1", False),  # 6to4
+        ("::ffff:127.0.0.1", False),
+        ("64:ff9b::808:808", True),  # NAT64 of a public address
+        ("8.8.8.8", True),
+        ("2606:4700::1111", True),
+    ],
+)
+def test_alert_targets_with_embedded_private_ipv4_are_refused(address: str, public: bool) -> None:
+    import ipaddress
+
+    from lorakeet.alerts.delivery import is_public, private_target
+
+    assert is_public(ipaddress.ip_address(address)) is public
+    host = f"[{address}]" if ":" in address else address
+    assert (private_target(f"http://{host}/hook") is None) is public
