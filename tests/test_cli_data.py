@@ -75,6 +75,21 @@ def test_export_csv_pages_through_time(sqlite_env: SqliteStore) -> None:
     assert "exported 7 points" in result.stderr
 
 
+def test_export_csv_escapes_text_a_spreadsheet_would_run(sqlite_env: SqliteStore) -> None:
+    up = Uplink("ttn", "bins-town", "bin-001", T0, 1, 1, b"\x00")
+    formula = '=HYPERLINK("https://evil.example","open")'
+    sqlite_env.write(
+        [StoredUplink(up, "bin", "test", (Reading("fill_pct", -4.5, "%"), Reading("status", formula, "")))]
+    )
+    result = CliRunner().invoke(
+        app,
+        ["export", "bins-town.bin-001", "--start", "2023-11-01T00:00:00Z", "--end", "2023-12-01T00:00:00Z"],
+    )
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert rows[1][1:] == ["-4.5", "'" + formula]  # numbers stay numbers, the formula is shown, not run
+
+
 def test_export_ndjson_to_file_and_time_window(sqlite_env: SqliteStore, tmp_path: Path) -> None:
     _fill(sqlite_env, 5)
     out = tmp_path / "out.ndjson"

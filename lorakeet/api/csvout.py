@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TextIO
+from typing import IO
 
 from lorakeet.storage.records import Point
 from lorakeet.timefmt import format_rfc3339_ns
@@ -40,7 +40,7 @@ def safe_cell(v: Cell) -> str:
 class SafeWriter:
     """``csv.writer`` whose rows go through :func:`safe_cell`."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: IO[str]) -> None:
         self._w = csv.writer(out, lineterminator="\n")
 
     def writerow(self, row: Iterable[Cell]) -> None:

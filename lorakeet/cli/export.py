@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated
+from typing import IO, Annotated
 
 import orjson
 import typer
@@ -20,24 +19,13 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from lorakeet.api.csvout import SafeWriter
 from lorakeet.settings import Settings
 
 from .common import console
 
-if TYPE_CHECKING:
-    from lorakeet.decoders import Value
-
-
 EXPORT_PAGE = 5000
 """Points read per store request while exporting."""
-
-
-def _cell(value: Value | None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 @contextmanager
@@ -89,7 +77,7 @@ def export(
             ) as bar,
         ):
             task = bar.add_task("export", total=end_ns - start_ns, points=0)
-            writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
+            writer = SafeWriter(out) if fmt == "csv" else None  # formula-like text escaped
             if writer is not None:
                 writer.writerow(["time", *columns])
             cursor = start_ns
@@ -98,7 +86,7 @@ def export(
                 for p in page:
                     ts = format_rfc3339_ns(p.time_ns)
                     if writer is not None:
-                        writer.writerow([ts, *(_cell(p.values.get(c)) for c in columns)])
+                        writer.writerow([ts, *(p.values.get(c) for c in columns)])
                     else:
                         doc = {"device": key.uid, "time": ts, "time_ns": p.time_ns, "values": p.values}
                         out.write(orjson.dumps(doc).decode() + "\n")

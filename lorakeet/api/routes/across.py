@@ -13,7 +13,6 @@ which streams, for more).
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 import time
@@ -32,7 +31,7 @@ from lorakeet.timefmt import format_rfc3339_ns
 from lorakeet.timeparse import parse_duration, parse_range
 
 from ..auth import Viewer, ViewerDep
-from ..csvout import column_name
+from ..csvout import SafeWriter, column_name
 from ..deps import Services, ServicesDep, bulk_read
 from ..errors import problem_responses
 from ..schemas_across import AcrossPublic, DeviceSeries, SeriesPoint, StatsPublic, WindowStats
@@ -188,7 +187,7 @@ def _value(p: Point, key: str) -> float | None:
 
 def _csv_rows(services: Services, sel: Selection) -> Iterator[str]:
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = SafeWriter(buf)
     w.writerow(["time", "device", column_name(sel.quantity, sel.unit)])
     yield buf.getvalue()
     for i in range(0, len(sel.devices), CHUNK):
