@@ -57,6 +57,23 @@ def private_target(url: str) -> str | None:
     return None
 
 
+def private_literal(url: str) -> str | None:
+    """Why ``url`` names a non-public host without a DNS lookup (an address literal, or
+    ``localhost``), or None. Checked when a rule is saved; names are resolved at delivery."""
+    host = urlsplit(url).hostname
+    if not host:
+        return "webhook URL has no host"
+    if host == "localhost" or host.endswith(".localhost"):
+        return f"webhook host {host!r} is this machine; private targets are not allowed"
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if not is_public(addr):
+        return f"webhook host {host!r} is a non-public address; private targets are not allowed"
+    return None
+
+
 NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 
 

@@ -83,8 +83,13 @@ def subscribe(broker: LocalBroker, topic: str) -> tuple[mqtt.Client, queue.Queue
 
 
 def test_threshold_fires_once_per_crossing_and_delivers(
-    api_client: TestClient, api_services: Services, receiver: Receiver, broker: LocalBroker
+    api_client: TestClient,
+    api_services: Services,
+    receiver: Receiver,
+    broker: LocalBroker,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(api_services.settings.alerts, "allow_private_targets", True)  # a loopback receiver
     owner = signup(api_client)
     register_device(api_client, owner, "town.bin-1", kind="bin")
     r = api_client.post(
@@ -255,6 +260,7 @@ def test_rule_crud_permissions(api_client: TestClient) -> None:
     ],
 )
 def test_webhooks_to_non_public_addresses_are_refused_by_default(url: str) -> None:
+    """Refused at delivery (names are resolved then); see also the check when a rule is saved."""
     outcomes: list[tuple[int, str, object]] = []
     delivery = Delivery(None, on_outcome=lambda e, ch, out: outcomes.append((e, ch, out)))
     try:
@@ -266,3 +272,31 @@ def test_webhooks_to_non_public_addresses_are_refused_by_default(url: str) -> No
     assert (event_id, channel) == (1, "webhook")
     assert outcome["ok"] is False and outcome["attempts"] == 0  # type: ignore[index]
     assert private_target(url) is not None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/hook",
+        "http://localhost/hook",
+        "http://[::ffff:10.0.0.1]/",
+        "http://169.254.169.254/",
+    ],
+)
+def test_a_rule_with_a_private_address_literal_is_refused_when_saved(
+    api_client: TestClient, url: str
+) -> None:
+    owner = signup(api_client)
+    register_device(api_client, owner, "town.bin-9", kind="bin")
+    body = {
+        "name": "x",
+        "rule_type": "threshold",
+        "device": "town.bin-9",
+        "quantity": "fill_pct",
+        "threshold": 1,
+    }
+    r = api_client.post("/v1/alerts/rules", headers=owner.headers, json={**body, "webhook_url": url})
+    assert r.status_code == 422 and "private targets are not allowed" in r.json()["detail"]
+    rid = api_client.post("/v1/alerts/rules", headers=owner.headers, json=body).json()["id"]
+    r = api_client.patch(f"/v1/alerts/rules/{rid}", headers=owner.headers, json={"webhook_url": url})
+    assert r.status_code == 422

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field, StrictBool, field_validator, model_validator
 
+from lorakeet.alerts.delivery import private_literal
 from lorakeet.alerts.rules import ring_from_json
 from lorakeet.decoders import is_valid_key
 from lorakeet.storage.alerts_store import AlertEventRow, AlertRuleRow, AlertStore, EventQuery
@@ -35,6 +36,16 @@ def _check_url(v: str | None) -> str | None:
     if v is not None and not (v.startswith(("http://", "https://")) and len(v) <= 2000):
         raise ValueError("webhook_url must be an http:// or https:// URL")
     return v
+
+
+def _check_target(services: Services, url: str | None) -> None:
+    """422 for a webhook at an address literal or host name that is not public (names that
+    resolve to one are refused at delivery), unless private targets are allowed."""
+    if url is None or services.settings.alerts.allow_private_targets:
+        return
+    refused = private_literal(url)
+    if refused is not None:
+        raise HTTPException(status_code=422, detail=refused)
 
 
 def _check_topic(v: str | None) -> str | None:
@@ -200,6 +211,7 @@ def own_rule(services: Services, viewer: Viewer, rule_id: int) -> AlertRuleRow:
 )
 def create_rule(services: ServicesDep, viewer: WriterDep, body: RuleCreate) -> RuleCreated:
     """A rule on one device you can see, or on your fleet (all devices for admins)."""
+    _check_target(services, body.webhook_url)
     device = None
     if body.device is not None:
         row = visible_device(services, viewer, body.device)
@@ -256,6 +268,7 @@ def get_rule(services: ServicesDep, viewer: ReaderDep, rule_id: int) -> RulePubl
 def update_rule(services: ServicesDep, viewer: WriterDep, rule_id: int, body: RuleFields) -> RulePublic:
     """Change the given fields (an explicit null clears webhook_url, mqtt_topic or geofence)."""
     own_rule(services, viewer, rule_id)
+    _check_target(services, body.webhook_url)
     changes = body.model_dump(exclude_unset=True)
     for k in ("name", "enabled", "hysteresis", "op"):
         if k in changes and changes[k] is None:
