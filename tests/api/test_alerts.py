@@ -17,8 +17,9 @@ import pytest
 from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 
-from lorakeet.alerts.delivery import Delivery, Job, private_target, verify
+from lorakeet.alerts.delivery import Delivery, Job, verify
 from lorakeet.alerts.engine import AlertEngine
+from lorakeet.alerts.targets import private_target
 from lorakeet.api.deps import Services
 from lorakeet.gateway_bridge.broker import LocalBroker
 from lorakeet.settings import MqttSettings

@@ -288,7 +288,7 @@ def test_redecode_jobs_are_bounded_per_account() -> None:
 def test_alert_targets_with_embedded_private_ipv4_are_refused(address: str, public: bool) -> None:
     import ipaddress
 
-    from lorakeet.alerts.delivery import is_public, private_target
+    from lorakeet.alerts.targets import is_public, private_target
 
     assert is_public(ipaddress.ip_address(address)) is public
     host = f"[{address}]" if ":" in address else address

@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field, StrictBool, field_validator, model_validator
 
-from lorakeet.alerts.delivery import private_literal
 from lorakeet.alerts.rules import ring_from_json
+from lorakeet.alerts.targets import private_literal
 from lorakeet.decoders import is_valid_key
 from lorakeet.storage.alerts_store import AlertEventRow, AlertRuleRow, AlertStore, EventQuery
 from lorakeet.storage.records import DeviceKey
