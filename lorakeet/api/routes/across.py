@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import Response, StreamingResponse
 
 from lorakeet.decoders import split_key
@@ -106,30 +106,51 @@ def _in_box(row: Device, box: tuple[float, float, float, float]) -> bool:
     return lat is not None and lon is not None and south <= lat <= north and west <= lon <= east
 
 
-def select(
-    services: Services,
-    viewer: Viewer,
-    quantity: str,
-    *,
-    kind: str | None,
-    tag: str | None,
-    visibility: str | None,
-    bbox: str | None,
-    devices: str | None,
-    start: str,
-    end: str,
-    every: str,
-    agg: Aggregate,
-) -> Selection:
+@dataclass(frozen=True, slots=True)
+class AcrossQuery:
+    """The selection and window parameters both routes share, as given."""
+
+    quantity: str
+    kind: str | None
+    tag: str | None
+    visibility: str | None
+    bbox: str | None
+    devices: str | None
+    start: str
+    end: str
+    every: str
+    agg: Aggregate
+
+
+def across_query(
+    quantity: Quantity,
+    kind: Kind = None,
+    tag: Tag = None,
+    visibility: VisibilityQ = None,
+    bbox: Bbox = None,
+    devices: Devices = None,
+    start: Start = "-1d",
+    end: End = "now",
+    every: Every = "1h",
+    agg: Agg = "mean",
+) -> AcrossQuery:
+    """The shared query parameters (a dependency)."""
+    return AcrossQuery(quantity, kind, tag, visibility, bbox, devices, start, end, every, agg)
+
+
+QueryDep = Annotated[AcrossQuery, Depends(across_query)]
+
+
+def select(services: Services, viewer: Viewer, q: AcrossQuery) -> Selection:
     """Check a request and pick its devices: the caller's view of the registry, filtered."""
     try:
-        unit = split_key(quantity)[0].unit
+        unit = split_key(q.quantity)[0].unit
     except KeyError:
-        raise _unprocessable(f"unknown quantity {quantity!r}; see GET /v1/quantities") from None
+        raise _unprocessable(f"unknown quantity {q.quantity!r}; see GET /v1/quantities") from None
     try:
-        start_ns, end_ns = parse_range(start, end, time.time_ns())
-        every_ns = parse_duration(every)
-        box = parse_bbox(bbox) if bbox else None
+        start_ns, end_ns = parse_range(q.start, q.end, time.time_ns())
+        every_ns = parse_duration(q.every)
+        box = parse_bbox(q.bbox) if q.bbox else None
     except ValueError as exc:
         raise _unprocessable(str(exc)) from None
     if end_ns - start_ns > MAX_DAYS * DAY_NS:
@@ -137,19 +158,19 @@ def select(
     if (end_ns - start_ns) // every_ns > MAX_WINDOWS:
         raise _unprocessable(f"range/every gives more than {MAX_WINDOWS} windows; widen 'every'")
     wanted: list[DeviceKey] | None = None
-    if devices:
+    if q.devices:
         try:
             wanted = list(
-                dict.fromkeys(DeviceKey.from_uid(d.strip()) for d in devices.split(",") if d.strip())
+                dict.fromkeys(DeviceKey.from_uid(d.strip()) for d in q.devices.split(",") if d.strip())
             )
         except ValueError as exc:
             raise _unprocessable(str(exc)) from None
         if len(wanted) > MAX_DEVICES:
             raise _unprocessable(f"at most {MAX_DEVICES} devices per request")
     f = DeviceFilter(
-        kind=kind,
-        tag=tag,
-        visibility=visibility,
+        kind=q.kind,
+        tag=q.tag,
+        visibility=q.visibility,
         application_ids=tuple(sorted({k.application_id for k in wanted})) if wanted else None,
         viewer_id=viewer.account_id,
         viewer_admin=viewer.is_admin,
@@ -168,7 +189,7 @@ def select(
             f"{len(rows)} devices match; at most {MAX_DEVICES} per request: "
             "narrow with kind, tag, bbox or devices"
         )
-    return Selection(quantity, unit, tuple(rows), start_ns, end_ns, every_ns, agg)
+    return Selection(q.quantity, unit, tuple(rows), start_ns, end_ns, every_ns, q.agg)
 
 
 def _series(services: Services, sel: Selection, rows: Sequence[Device]) -> list[tuple[Device, list[Point]]]:
@@ -212,37 +233,10 @@ Format = Annotated[Literal["json", "csv"], Query(description="json, or csv (time
     responses={**problem_responses(404, 422), 200: {"content": {"application/json": {}, "text/csv": {}}}},
 )
 async def across(
-    services: ServicesDep,
-    viewer: ViewerDep,
-    quantity: Quantity,
-    kind: Kind = None,
-    tag: Tag = None,
-    visibility: VisibilityQ = None,
-    bbox: Bbox = None,
-    devices: Devices = None,
-    start: Start = "-1d",
-    end: End = "now",
-    every: Every = "1h",
-    agg: Agg = "mean",
-    format: Format = "json",
+    services: ServicesDep, viewer: ViewerDep, q: QueryDep, format: Format = "json"
 ) -> AcrossPublic | Response:
     """Per device, one point per ``every`` window (epoch-aligned, empty windows left out)."""
-    sel = await bulk_read(
-        lambda: select(
-            services,
-            viewer,
-            quantity,
-            kind=kind,
-            tag=tag,
-            visibility=visibility,
-            bbox=bbox,
-            devices=devices,
-            start=start,
-            end=end,
-            every=every,
-            agg=agg,
-        )
-    )
+    sel = await bulk_read(lambda: select(services, viewer, q))
     if format == "csv":
         return StreamingResponse(
             _csv_rows(services, sel),
@@ -261,7 +255,7 @@ async def across(
         unit=sel.unit,
         start=_dt(sel.start_ns),
         end=_dt(sel.end_ns),
-        every=every,
+        every=q.every,
         agg=sel.agg,
         devices=[
             DeviceSeries(
@@ -332,16 +326,7 @@ def window_stats(series: Sequence[Sequence[Point]], key: str, ps: Sequence[float
 async def stats(
     services: ServicesDep,
     viewer: ViewerDep,
-    quantity: Quantity,
-    kind: Kind = None,
-    tag: Tag = None,
-    visibility: VisibilityQ = None,
-    bbox: Bbox = None,
-    devices: Devices = None,
-    start: Start = "-1d",
-    end: End = "now",
-    every: Every = "1h",
-    agg: Agg = "mean",
+    q: QueryDep,
     percentiles: Annotated[str, Query(max_length=200, description="e.g. 10,25,50,75,90")] = "10,25,50,75,90",
 ) -> StatsPublic:
     """Each device's ``agg`` per window first, then statistics across the devices that reported."""
@@ -349,29 +334,14 @@ async def stats(
         ps = parse_percentiles(percentiles)
     except ValueError as exc:
         raise _unprocessable(str(exc)) from None
-    sel = await bulk_read(
-        lambda: select(
-            services,
-            viewer,
-            quantity,
-            kind=kind,
-            tag=tag,
-            visibility=visibility,
-            bbox=bbox,
-            devices=devices,
-            start=start,
-            end=end,
-            every=every,
-            agg=agg,
-        )
-    )
+    sel = await bulk_read(lambda: select(services, viewer, q))
     series = await bulk_read(lambda: [points for _, points in _series(services, sel, sel.devices)])
     return StatsPublic(
         quantity=sel.quantity,
         unit=sel.unit,
         start=_dt(sel.start_ns),
         end=_dt(sel.end_ns),
-        every=every,
+        every=q.every,
         agg=sel.agg,
         devices=len(sel.devices),
         windows=window_stats(series, sel.quantity, ps),
