@@ -247,7 +247,9 @@ class Delivery:
                 target.open_until = 0.0
             else:
                 target.failures += 1
-                if target.failures >= self.breaker_failures:
+                # closed: opens after breaker_failures in a row; half-open (the trial after a
+                # cool-down): one failure opens it again, for twice as long
+                if target.failures >= self.breaker_failures or target.opened:
                     cooldown = min(self.breaker_cooldown_s * 2**target.opened, 600.0)
                     target.open_until = now + cooldown
                     target.opened += 1

@@ -167,3 +167,27 @@ def test_a_full_target_queue_gives_up_its_oldest_event_and_says_so() -> None:
         hanging.release.set()
         hanging.close()
         delivery.close(timeout=1)
+
+
+def test_a_failed_trial_after_the_cool_down_opens_the_circuit_again_for_longer() -> None:
+    failing = Receiver(status=503)
+    delivery = Delivery(
+        None,
+        allow_private_targets=True,
+        attempts=1,
+        breaker_failures=2,
+        breaker_cooldown_s=1.0,
+    )
+    try:
+        start = time.monotonic()
+        for i in range(5):
+            delivery.submit(Job(i, b"{}", webhook_url=failing.url))
+        while len(failing.arrivals) < 3 and time.monotonic() - start < 10:
+            time.sleep(0.01)
+        trial = failing.arrivals[2][0] - start
+        assert trial >= 1.0  # two failures opened it for 1 s; then one trial
+        time.sleep(max(0.0, start + trial + 1.5 - time.monotonic()))
+        assert len(failing.arrivals) == 3  # the failed trial opened it again, now for 2 s
+    finally:
+        failing.close()
+        delivery.close(timeout=1)
