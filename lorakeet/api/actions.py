@@ -13,7 +13,6 @@ from typing import Any
 from fastapi import HTTPException
 
 from lorakeet.decoders import DECODERS
-from lorakeet.storage.alerts_store import AlertStore
 from lorakeet.storage.records import DeviceKey
 from lorakeet.storage.registry import ConflictError, DeviceChanges, DeviceFilter
 
@@ -178,8 +177,5 @@ def hash_secret(secret: str) -> str:
 def erase_account(services: Services, account_id: int, *, by: int | None) -> None:
     """Erase an account and purge its devices' readings and alert state from the store."""
     devices = services.registry.delete_account(account_id)
-    alerts = AlertStore(services.registry)
-    for key in devices:
-        services.store.delete_device(key)
-        alerts.forget_device(key.uid)  # other accounts' rules on the erased devices go too
+    services.purge_devices(devices)  # other accounts' rules on the erased devices go too
     services.registry.audit(by, "account.delete", f"account:{account_id}", {"devices": len(devices)})

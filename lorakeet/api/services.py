@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, ParamSpec, TypeVar
 
@@ -14,7 +14,9 @@ from starlette.concurrency import run_in_threadpool
 
 from lorakeet.gateway_bridge.sink import IngestSink
 from lorakeet.settings import Settings
+from lorakeet.storage.alerts_store import AlertStore
 from lorakeet.storage.factory import Store
+from lorakeet.storage.records import DeviceKey
 from lorakeet.storage.registry import Registry
 
 P = ParamSpec("P")
@@ -56,6 +58,14 @@ class Services:
         if self.store.reads_inline:
             return fn(*args, **kwargs)
         return await run_in_threadpool(fn, *args, **kwargs)
+
+    def purge_devices(self, keys: Iterable[DeviceKey]) -> None:
+        """Erase what is kept about devices gone from the registry: their readings and uplinks,
+        and every alert rule on them (a device registered later under the same id inherits none)."""
+        alerts = AlertStore(self.registry)
+        for key in keys:
+            self.store.delete_device(key)
+            alerts.forget_device(key.uid)
 
 
 def services_of(request: Request) -> Services:

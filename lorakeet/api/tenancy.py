@@ -53,10 +53,8 @@ def tts_key_proves(tts_url: str | None, application_id: str, api_key: str) -> bo
 
 def settle_proof(services: Services, proof: Proof, *, by: int | None, how: str) -> None:
     """After a proof: purge displaced devices' readings and rules, audit the change."""
+    services.purge_devices(proof.displaced)
     alerts = AlertStore(services.registry)
-    for key in proof.displaced:
-        services.store.delete_device(key)
-        alerts.forget_device(key.uid)
     for key in proof.transferred:  # now private to the prover: others' rules on them go
         alerts.drop_foreign_rules(key.uid, proof.application.owner_id)
     app = proof.application

@@ -119,9 +119,8 @@ def update_device(services: ServicesDep, viewer: WriterDep, device: str, body: D
 def delete_device(services: ServicesDep, viewer: WriterDep, device: str) -> Response:
     """Remove the device from the registry and purge its stored readings and uplinks."""
     row = editable_device(services, viewer, device, data=False)
-    services.store.delete_device(row.key)
+    services.purge_devices([row.key])
     services.registry.delete_device(row.key)
-    AlertStore(services.registry).forget_device(row.key.uid)
     services.registry.audit(viewer.account_id, "device.delete", f"device:{row.key.uid}")
     return Response(status_code=204)
 
