@@ -51,18 +51,8 @@ class DeviceSource(Protocol):
 
 
 @runtime_checkable
-class FleetSource(Protocol):
+class FleetSource(DeviceSource, Protocol):
     """A device source that can tell what changed (the registry)."""
-
-    def ensure_device(
-        self,
-        key: DeviceKey,
-        dev_eui: str | None = None,
-        model: DeviceModel | None = None,
-        decoded: bool = False,
-    ) -> DeviceInfo:
-        """The device, auto-registered when unknown (with its model's kind and decoder)."""
-        ...
 
     def devices_changed_since(self, since: datetime | None) -> list[DeviceInfo]:
         """Devices whose registration changed at or after ``since`` (None: every device)."""
