@@ -2,12 +2,16 @@
 
     .venv/bin/python bench/api.py [--devices 1000] [--readings 300000] [--workers 2]
                                   [--data-dir DIR] [--rounds 3] [--seconds 3] [--skip-influx]
+                                  [--skip-sqlite] [--baseline CHECKOUT]
 
 Fills a SQLite store (and a private InfluxDB 1.x from tests.services) with ``--devices``
 devices and ``--readings`` reading values (3 per uplink, spread over 35 days up to now)
 through the stores' batched write path, and registers the devices (70 % bins, all public).
-With ``--data-dir`` the filled registry and SQLite files are kept there and reused by the
-next run with the same ``--devices`` and ``--readings`` (10M readings take minutes to fill).
+With ``--data-dir`` the filled registry, SQLite files and InfluxDB files are kept there and
+reused by the next run with the same ``--devices`` and ``--readings`` (10M readings take
+minutes to fill). With ``--baseline`` (another checkout, e.g. ``git worktree add /tmp/base
+main``) that version's API is started too, on the same files, and every scenario alternates
+its rounds between the two; the "new" rows give the ratios to the baseline's.
 
 The API runs as in production: ``lorakeet api --workers N`` in a child process, configured
 through ``LORAKEET_*`` variables (rate limits raised). Load comes from ``wrk``
@@ -54,6 +58,7 @@ from lorakeet.storage.records import DeviceKey, StoredUplink, Uplink  # noqa: E4
 from lorakeet.storage.registry import DeviceRow, Registry  # noqa: E402
 from lorakeet.storage.sqlite_store import SqliteStore  # noqa: E402
 from lorakeet.timefmt import format_rfc3339_ns  # noqa: E402
+from tests.services import InfluxServer  # noqa: E402
 
 APP = "bench-town"
 S = 1_000_000_000
@@ -148,13 +153,18 @@ def prepare_sqlite(data_dir: Path, devs: list[DeviceKey], readings: int) -> int:
 
 
 @contextmanager
-def api_process(env: dict[str, str], workers: int, cwd: Path) -> Iterator[str]:
-    """``lorakeet api --workers N`` in a child process; yields its base URL."""
+def api_process(env: dict[str, str], workers: int, cwd: Path, code: Path | None = None) -> Iterator[str]:
+    """``lorakeet api --workers N`` in a child process (of the checkout ``code`` if given, with
+    this environment's packages); yields its base URL."""
     port = free_port()
     script = Path(sys.executable).parent / "lorakeet"
     cmd = (
-        [str(script)] if script.exists() else [sys.executable, "-c", "from lorakeet.cli import main; main()"]
+        [str(script)]
+        if script.exists() and code is None
+        else [sys.executable, "-c", "from lorakeet.cli import main; main()"]
     )
+    if code is not None:
+        env = {**env, "PYTHONPATH": str(code)}
     cmd += ["api", "--workers", str(workers), "--host", "127.0.0.1", "--port", str(port)]
     # its own process group: stopping it stops its workers too (they would otherwise finish
     # every queued request against the store while the next measurements run)
@@ -184,6 +194,18 @@ def api_process(env: dict[str, str], workers: int, cwd: Path) -> Iterator[str]:
         except ProcessLookupError:
             pass
         proc.wait()
+
+
+@contextmanager
+def api_processes(env: dict[str, str], args: argparse.Namespace, cwd: Path) -> Iterator[dict[str, str]]:
+    """The API of this checkout ("new"), and with ``--baseline`` also the baseline's ("base"):
+    label -> base URL. Both serve the same files; the scenarios alternate between them."""
+    with api_process(env, args.workers, cwd) as url:
+        if args.baseline is None:
+            yield {"new": url}
+            return
+        with api_process(env, args.workers, cwd, args.baseline.resolve()) as base:
+            yield {"base": base, "new": url}
 
 
 def api_env(registry_url: str, store_env: dict[str, str]) -> dict[str, str]:
@@ -282,26 +304,36 @@ def settle(url: str, timeout: float = 120.0) -> None:
         time.sleep(0.05)
 
 
-def run_http(label: str, url: str, n_devices: int, now_ns: int, args: argparse.Namespace, tmp: Path) -> None:
+def run_http(
+    label: str, urls: dict[str, str], n_devices: int, now_ns: int, args: argparse.Namespace, tmp: Path
+) -> None:
+    """Every scenario against every API in ``urls``, their rounds alternating (same load on each)."""
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"\n{label}: HTTP, lorakeet api --workers {args.workers} in a child process, wrk, "
         f"{args.seconds:g} s x {args.rounds} rounds (medians); {os.cpu_count()} CPUs, load {load}"
     )
-    print(f"  {'scenario':<30} {'conns':>5} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
+    print(f"  {'scenario':<34} {'code':>4} {'conns':>5} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>8}")
     for name, template, conns in scenarios(now_ns, args.connections):
-        settle(url)
-        wrk(url, template, n_devices, conns, 2, tmp)  # warm up (caches, connections)
-        rounds = []
-        for _ in range(args.rounds):
+        rounds: dict[str, list[Round]] = {code: [] for code in urls}
+        for url in urls.values():
             settle(url)
-            rounds.append(wrk(url, template, n_devices, conns, args.seconds, tmp))
-        p50 = statistics.median(r.p50_ms for r in rounds)
-        p99 = statistics.median(r.p99_ms for r in rounds)
-        rps = statistics.median(r.rps for r in rounds)
-        failed = sum(r.failed for r in rounds)
-        note = f"  !! {failed} non-2xx or failed" if failed else ""
-        print(f"  {name:<30} {conns:>5} {p50:8.2f} {p99:8.2f} {rps:8.0f}{note}", flush=True)
+            wrk(url, template, n_devices, conns, 2, tmp)  # warm up (caches, connections)
+        for _ in range(args.rounds):
+            for code, url in urls.items():
+                settle(url)
+                rounds[code].append(wrk(url, template, n_devices, conns, args.seconds, tmp))
+        for code, rs in rounds.items():
+            p50 = statistics.median(r.p50_ms for r in rs)
+            p99 = statistics.median(r.p99_ms for r in rs)
+            rps = statistics.median(r.rps for r in rs)
+            failed = sum(r.failed for r in rs)
+            note = f"  !! {failed} non-2xx or failed" if failed else ""
+            if code == "new" and "base" in rounds:
+                base_rps = statistics.median(r.rps for r in rounds["base"])
+                base_p50 = statistics.median(r.p50_ms for r in rounds["base"])
+                note += f"  ({rps / base_rps:.2f}x req/s, {p50 / base_p50:.2f}x p50)"
+            print(f"  {name:<34} {code:>4} {conns:>5} {p50:8.2f} {p99:8.2f} {rps:8.0f}{note}", flush=True)
 
 
 def timed(fn: Callable[[], object], n: int) -> float:
@@ -355,41 +387,76 @@ def run_sqlite(args: argparse.Namespace, devs: list[DeviceKey], data_dir: Path, 
         registry_url,
         {"LORAKEET_STORE__KIND": "sqlite", "LORAKEET_STORE__SQLITE_PATH": str(data_dir / "readings.db")},
     )
-    with api_process(env, args.workers, tmp) as url:
-        run_http("SQLite", url, len(devs), now_ns, args, tmp)
+    with api_processes(env, args, tmp) as urls:
+        run_http("SQLite", urls, len(devs), now_ns, args, tmp)
     store = SqliteStore(data_dir / "readings.db", synchronous="NORMAL")
     run_direct("SQLite", store, devs, now_ns)
     store.close()
     return now_ns
 
 
+def start_influx(
+    data_dir: Path | None, devs: list[DeviceKey], readings: int
+) -> tuple[InfluxServer, int, bool]:
+    """A private InfluxDB holding ``readings`` values of ``devs``; with ``data_dir`` its files are
+    kept in ``data_dir/influxdb`` and reused by the next run with the same sizes.
+    Returns (server, the fill's "now" in ns, whether the files are kept)."""
+    from lorakeet.storage.influx_store import InfluxStore
+
+    server = InfluxServer()
+    marker = None
+    if data_dir is not None:
+        shutil.rmtree(server.dir, ignore_errors=True)
+        server.dir = data_dir / "influxdb"
+        marker = data_dir / "bench-api-influx.json"
+        want = {"devices": len(devs), "readings": readings}
+        done = json.loads(marker.read_text()) if marker.exists() else {}
+        (server.dir / "influxd.conf").unlink(missing_ok=True)  # new ports each run
+        if {k: done.get(k) for k in want} == want:
+            server.dir.mkdir(parents=True, exist_ok=True)
+            server.start()
+            print(f"InfluxDB: reusing {readings:,} readings of {len(devs)} devices in {server.dir}")
+            return server, int(done["now_ns"]), True
+        marker.unlink(missing_ok=True)
+        shutil.rmtree(server.dir, ignore_errors=True)
+        server.dir.mkdir(parents=True)
+    server.start()
+    influx = InfluxStore(server.url, "bench")
+    influx.create_database()
+    now_ns = time.time_ns()
+    secs = fill(influx, devs, readings, now_ns, "influxdb")
+    influx.close()
+    print(f"InfluxDB: {readings:,} readings of {len(devs)} devices in {secs:.1f} s")
+    if marker is not None:
+        marker.write_text(json.dumps({"devices": len(devs), "readings": readings, "now_ns": now_ns}))
+    return server, now_ns, marker is not None
+
+
 def run_influx(args: argparse.Namespace, devs: list[DeviceKey], data_dir: Path, tmp: Path) -> None:
     from lorakeet.storage.influx_store import InfluxStore
-    from tests.services import InfluxServer
 
     readings = args.influx_readings if args.influx_readings is not None else args.readings
-    server = InfluxServer().start()
+    server, now_ns, kept = start_influx(data_dir if args.data_dir else None, devs, readings)
     try:
         influx = InfluxStore(server.url, "bench")
-        influx.create_database()
-        now_ns = time.time_ns()
-        secs = fill(influx, devs, readings, now_ns, "influxdb")
-        print(f"InfluxDB: {readings:,} readings of {len(devs)} devices in {secs:.1f} s")
         store_env = {
             "LORAKEET_STORE__KIND": "influxdb",
             "LORAKEET_STORE__INFLUX_URL": server.url,
             "LORAKEET_STORE__INFLUX_DATABASE": "bench",
         }
         env = api_env(f"sqlite:///{data_dir / 'registry.db'}", store_env)
-        with api_process(env, args.workers, tmp) as url:
-            run_http("InfluxDB 1.x", url, len(devs), now_ns, args, tmp)
+        with api_processes(env, args, tmp) as urls:
+            run_http("InfluxDB 1.x", urls, len(devs), now_ns, args, tmp)
         run_direct("InfluxDB", influx, devs, now_ns)
         influx.close()
     finally:
         if server.proc is not None and server.proc.poll() is not None:  # died under load: say why
             log = (server.dir / "influxd.log").read_text(errors="replace").splitlines()
             print(f"influxd exited with {server.proc.returncode}; its log ends:", *log[-30:], sep="\n  ")
-        server.close()
+        if kept:
+            server.stop()
+        else:
+            server.close()
 
 
 def main() -> None:
@@ -403,6 +470,14 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=3.0, help="per scenario per round")
     ap.add_argument("--skip-influx", action="store_true")
+    ap.add_argument("--skip-sqlite", action="store_true", help="InfluxDB only (the registry is still filled)")
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="a checkout of another version (e.g. `git worktree add /tmp/base main`): its API is measured "
+        "in the same run, rounds alternating with this one's",
+    )
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         sys.exit(WRK_MISSING)
@@ -412,7 +487,10 @@ def main() -> None:
         tmp = Path(tmp_name)
         data_dir = args.data_dir or tmp
         data_dir.mkdir(parents=True, exist_ok=True)
-        run_sqlite(args, devs, data_dir.resolve(), tmp)
+        if args.skip_sqlite:
+            prepare_sqlite(data_dir.resolve(), devs, args.readings)  # the registry (and kept files)
+        else:
+            run_sqlite(args, devs, data_dir.resolve(), tmp)
         if not args.skip_influx:
             run_influx(args, devs, data_dir.resolve(), tmp)
 

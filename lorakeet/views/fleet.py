@@ -55,7 +55,8 @@ def summary(row: Device, latest: Sequence[LatestValue]) -> DeviceSummary:
 
 
 def devices_of_kind(registry: Registry, kind: str, f: DeviceFilter) -> list[Device]:
-    """Rows of ``kind`` that filter ``f`` lets through (its visibility rules apply)."""
+    """Rows of ``kind`` that filter ``f`` lets through (its visibility rules apply), read through
+    the registry's lookup cache (another process's registry change shows within its TTL)."""
     f2 = DeviceFilter(
         kind=kind,
         tag=f.tag,
@@ -65,7 +66,7 @@ def devices_of_kind(registry: Registry, kind: str, f: DeviceFilter) -> list[Devi
         viewer_id=f.viewer_id,
         viewer_admin=f.viewer_admin,
     )
-    return registry.find_devices(f2, limit=MAX_DEVICES)[0]
+    return registry.lookup_devices(f2, limit=MAX_DEVICES)[0]
 
 
 def values_of(latest: Sequence[LatestValue]) -> dict[str, Value]:
