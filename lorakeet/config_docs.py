@@ -6,14 +6,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, get_args, get_origin
+from typing import TYPE_CHECKING, Any, get_args, get_origin
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, SecretStr
-from rich.table import Table
-from rich.text import Text
 
 from lorakeet.settings import Settings
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 ENV_PREFIX = "LORAKEET_"
 MASK = "******"
@@ -122,6 +123,9 @@ def settings_rows(settings: Settings) -> list[tuple[str, str, str]]:
 
 def settings_table(settings: Settings) -> Table:
     """The effective configuration as a rich table."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="Effective configuration (LORAKEET_* environment, .env)", title_justify="left")
     table.add_column("variable", no_wrap=True)
     table.add_column("value", overflow="fold")

@@ -8,11 +8,12 @@ import time
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from lorakeet.settings import Settings
 
-console = Console(stderr=True)
+from .common import LazyConsole
+
+console = LazyConsole(stderr=True)
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400}

@@ -6,14 +6,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from lorakeet.settings import Settings
+
+from .common import LazyConsole
 
 codecs_app = typer.Typer(
     help="JavaScript codecs: import them from the TTN Device Repository.", no_args_is_help=True
 )
-console = Console(stderr=True)
+console = LazyConsole(stderr=True)
 
 
 @codecs_app.command("import-repo")

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
-from rich.text import Text
 
 from lorakeet.config_check import CHECKS, run_checks
 from lorakeet.config_docs import ENV_PREFIX, settings_table
 from lorakeet.settings import Settings
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 config_app = typer.Typer(help="Inspect the configuration and try its connections.", no_args_is_help=True)
 
@@ -29,6 +30,8 @@ config_app = typer.Typer(help="Inspect the configuration and try its connections
 
 
 def _load_settings(console: Console) -> Settings:
+    from rich.text import Text
+
     try:
         return Settings()
     except ValidationError as exc:
@@ -42,6 +45,8 @@ def _load_settings(console: Console) -> Settings:
 @config_app.command("show")
 def show() -> None:
     """Print the effective configuration (secrets masked)."""
+    from rich.console import Console
+
     console = Console(highlight=False)
     console.print(settings_table(_load_settings(console)))
 
@@ -53,6 +58,9 @@ def check(
     timeout: Annotated[float, typer.Option(help="seconds to wait for each service")] = 5.0,
 ) -> None:
     """Print the configuration, then try the broker, the store and the registry; exit 1 if any fails."""
+    from rich.console import Console
+    from rich.text import Text
+
     console = Console(highlight=False)
     skipped = frozenset(skip or ())
     unknown = skipped - set(CHECKS)

@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from lorakeet.settings import Settings
+
+from .common import LazyConsole
 
 dead_letters_app = typer.Typer(
     help="Dead letters: uplinks the store refused for good (list, replay once the cause is fixed, drop).",
     no_args_is_help=True,
 )
-console = Console(stderr=True)
+console = LazyConsole(stderr=True)
 
 
 @dead_letters_app.command("list")

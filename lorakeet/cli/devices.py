@@ -12,13 +12,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 from lorakeet.settings import Settings
 
@@ -303,12 +296,14 @@ def import_devices(
     registry = Registry(Settings().registry_url)
     try:
         owner = _owner_id(registry, owner_email)
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         with Progress(
             TextColumn(f"importing {file.name}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            console=console,
+            console=console.real,
         ) as bar:
             task = bar.add_task("import", total=len(rows))
             summary = import_rows(

@@ -11,13 +11,6 @@ from typing import IO, Annotated
 
 import orjson
 import typer
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
 from lorakeet.api.csvout import SafeWriter
 from lorakeet.settings import Settings
@@ -61,6 +54,8 @@ def export(
         start_ns, end_ns = parse_range(start, end, time.time_ns(), ("--start", "--end"))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
     store = open_store(Settings().store)
     written = 0
     try:
@@ -73,7 +68,7 @@ def export(
                 TaskProgressColumn(),
                 TextColumn("{task.fields[points]} points"),
                 TimeElapsedColumn(),
-                console=console,
+                console=console.real,
             ) as bar,
         ):
             task = bar.add_task("export", total=end_ns - start_ns, points=0)

@@ -6,12 +6,12 @@ import time
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lorakeet.settings import Settings
 
-console = Console(stderr=True)
+from .common import LazyConsole
+
+console = LazyConsole(stderr=True)
 
 
 def redecode(
@@ -41,12 +41,14 @@ def redecode(
             console.print(f"[red]no device {key.uid!r} in the registry[/]")
             raise typer.Exit(1)
         job = Job("cli", "redecode", key, None)
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         with Progress(
             TextColumn(f"re-decoding {key.uid} with {info.decoder or 'no decoder'}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            console=console,
+            console=console.real,
         ) as bar:
             task = bar.add_task("redecode", total=None)
             run(

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from lorakeet.settings import Settings
 
+from .common import LazyConsole
+
 keys_app = typer.Typer(help="API keys: bootstrap an admin, list and revoke keys.", no_args_is_help=True)
-console = Console(stderr=True)
+console = LazyConsole(stderr=True)
 
 
 @keys_app.command("create")
@@ -61,6 +61,9 @@ def list_keys(
     account: Annotated[int | None, typer.Option(help="only this account's keys")] = None,
 ) -> None:
     """Every key (prefix, scopes, last use, revocation); never the secrets."""
+    from rich.console import Console
+    from rich.table import Table
+
     from lorakeet.storage.registry import Registry
 
     reg = Registry(Settings().registry_url)

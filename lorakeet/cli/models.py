@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from lorakeet.settings import Settings
+
+from .common import LazyConsole
 
 if TYPE_CHECKING:
     from lorakeet.decoders.models import Model
@@ -18,8 +18,8 @@ models_app = typer.Typer(
     help="Device models: kind, decoder and field map per Device Repository brand and model.",
     no_args_is_help=True,
 )
-console = Console()
-errors = Console(stderr=True)
+console = LazyConsole()
+errors = LazyConsole(stderr=True)
 
 Owner = Annotated[int | None, typer.Option(help="an account's own map; default: the shared map")]
 
@@ -51,6 +51,8 @@ def list_models(brand: Annotated[str | None, typer.Option(help="only this brand 
             "shared" if row.owner_id is None else f"account {row.owner_id}"
         )
     shipped = {(m.brand_id, m.model_id): m for m in catalog().all()}
+    from rich.table import Table
+
     table = Table("brand", "model", "name", "kind", "decoder", "fields", "maps")
     for key in sorted(set(shipped) | set(mapped)):
         if brand is not None and key[0] != brand:
@@ -76,6 +78,8 @@ def show(brand: str, model: str, owner: Owner = None) -> None:
         errors.print(f"no model {brand}/{model}")
         raise typer.Exit(1)
     console.print(f"{m.brand_id}/{m.model_id}: {m.name}, kind {m.kind}, decoder {m.decoder} ({m.source})")
+    from rich.table import Table
+
     table = Table("field", "quantity", "unit", "scale")
     for path, rule in sorted(m.field_map.items()):
         table.add_row(path, rule.quantity, rule.unit or "", f"{rule.scale:g}")
@@ -190,6 +194,8 @@ def device_rules(
             reg.audit(None, "device.update", f"device:{device}", {"fields": ["field_map"]})
         model = f"{row.brand_id}/{row.model_id}" if row.brand_id else "no model"
         console.print(f"{device} ({model}), kind {row.kind}, decoder {row.decoder or 'none'}")
+        from rich.table import Table
+
         table = Table("field", "quantity", "unit", "scale")
         for path, rule in sorted(fields.items()):
             if rule is None:

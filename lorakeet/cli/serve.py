@@ -9,7 +9,7 @@ import typer
 from lorakeet import __version__
 from lorakeet.settings import Settings
 
-from .common import console, setup_logging, wait_for_signal
+from .common import setup_logging, wait_for_signal
 
 
 def version() -> None:
@@ -40,7 +40,8 @@ def bridge(
         REGISTRY.register(DeadLetterCollector(DeadLetters(b.registry).count))
         serve_probes(metrics_port, REGISTRY, b.pipeline.health)
     b.start()
-    console.print(f"bridge running: {settings.mqtt.url} -> {settings.store.kind}; Ctrl-C to stop")
+    # plain text: rich is not loaded for one line (and would read "[::1]" in a URL as markup)
+    typer.echo(f"bridge running: {settings.mqtt.url} -> {settings.store.kind}; Ctrl-C to stop", err=True)
     wait_for_signal()
     b.stop()
 

@@ -12,7 +12,7 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
-from lorakeet.storage.migrations import alembic_config, current, upgrade
+from lorakeet.storage.migrations import alembic_config, at_head, current, head_revision, upgrade
 from lorakeet.storage.records import DeviceKey
 from lorakeet.storage.registry import Registry, make_engine
 
@@ -120,3 +120,18 @@ def test_works_from_the_installed_package_without_alembic_ini(
         assert current(reg.engine) == HEAD
     finally:
         reg.close()
+
+
+def test_head_read_from_the_scripts_is_alembics_head() -> None:
+    """Registry skips Alembic when the database is at ``head_revision()``: it must be Alembic's head."""
+    assert head_revision() == HEAD
+
+
+def test_a_database_behind_head_is_not_at_head(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'registry.db'}")
+    assert not at_head(engine)  # no alembic_version table yet
+    upgrade(engine, "0001")
+    assert not at_head(engine)
+    upgrade(engine)
+    assert at_head(engine)
+    engine.dispose()

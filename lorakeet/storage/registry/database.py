@@ -26,10 +26,13 @@ def make_engine(url: str) -> Engine:
 
 
 def _upgrade(engine: Engine) -> None:
-    """Migrate to head; on PostgreSQL one process at a time (an advisory lock), so several
-    processes starting together on an empty database do not create the same tables twice."""
-    from ..migrations import upgrade
+    """Migrate to head (nothing to do, and Alembic not even loaded, when the database is there);
+    on PostgreSQL one process at a time (an advisory lock), so several processes starting
+    together on an empty database do not create the same tables twice."""
+    from ..migrations import at_head, upgrade
 
+    if at_head(engine):
+        return
     if engine.dialect.name != "postgresql":
         upgrade(engine)
         return
