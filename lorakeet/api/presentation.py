@@ -21,7 +21,7 @@ from lorakeet.views.fleet import BinView
 
 from .auth import ANONYMOUS, Viewer, can_edit_device
 from .csvout import SafeWriter, csv_text
-from .schemas import BinPublic, LatestValuePublic
+from .schemas import BinPublic
 from .schemas_models import FieldRuleBody
 from .schemas_registry import AccountPublic, DevicePublic, KeyPublic, Location
 from .services import Services
@@ -49,14 +49,19 @@ def units_of(store: ReadingReader, device: DeviceKey, keys: Iterable[str]) -> di
     return {k: unit_of(k, stored) for k in keys}
 
 
-def latest_public(
-    values: list[LatestValue], units: Mapping[str, str] | None = None
-) -> list[LatestValuePublic]:
-    """Shape store values for the API."""
+def latest_values_plain(
+    values: Iterable[LatestValue], units: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Latest values as ``LatestValuePublic`` renders them, as plain data for serialising once
+    with :func:`json_bytes` (no model validation per value; a test pins the JSON to the model's)."""
     return [
-        LatestValuePublic(key=v.key, value=v.value, unit=unit_of(v.key, units), time=dt(v.time_ns))
-        for v in values
+        {"key": v.key, "value": v.value, "unit": unit_of(v.key, units), "time": dt(v.time_ns)} for v in values
     ]
+
+
+def json_bytes(body: object) -> bytes:
+    """JSON of plain data (datetimes as pydantic renders them: UTC with ``Z``)."""
+    return orjson.dumps(body, option=orjson.OPT_UTC_Z)
 
 
 def device_public(row: Device, viewer: Viewer | None = None) -> DevicePublic:

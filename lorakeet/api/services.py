@@ -16,7 +16,7 @@ from lorakeet.gateway_bridge.sink import IngestSink
 from lorakeet.settings import Settings
 from lorakeet.storage.alerts_store import AlertStore
 from lorakeet.storage.factory import Store
-from lorakeet.storage.records import DeviceKey
+from lorakeet.storage.records import DeviceKey, LatestValue
 from lorakeet.storage.registry import Registry
 
 P = ParamSpec("P")
@@ -58,6 +58,14 @@ class Services:
         if self.store.reads_inline:
             return fn(*args, **kwargs)
         return await run_in_threadpool(fn, *args, **kwargs)
+
+    def latest_held(self, key: DeviceKey) -> list[LatestValue] | None:
+        """A device's latest values when the store holds them in memory (the InfluxDB store's
+        view of its ``latest`` measurement, while fresh), else None: read the store then."""
+        held: Callable[[DeviceKey], list[LatestValue] | None] | None = getattr(
+            self.store, "latest_held", None
+        )
+        return None if held is None else held(key)
 
     def purge_devices(self, keys: Iterable[DeviceKey]) -> None:
         """Erase what is kept about devices gone from the registry: their readings and uplinks,

@@ -31,9 +31,9 @@ measurement; a bridge forgets it when its device directory notices the deletion.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from lorakeet.decoders import Value
 from lorakeet.decoders.fields import is_reading_key
@@ -114,6 +114,7 @@ class LatestIndex:
         self._full: set[tuple[str, str]] = set()
         self._state: dict[tuple[str, str], State] = {}  # plain tuples: hashed per uplink
         self._lock = threading.Lock()
+        self._observers: list[Observer] = []
 
     def prepare(self, batch: Sequence[StoredUplink]) -> tuple[list[str], dict[tuple[str, str], State]]:
         """The ``latest`` lines for a batch, and the states to :meth:`commit` once it is written."""
@@ -162,10 +163,29 @@ class LatestIndex:
         with self._lock:
             self._state.update(pending)
             self._full.difference_update(pending)
+        for o in self._observers:
+            o.apply(pending)
 
     def forget(self, devices: Iterable[DeviceKey]) -> None:
         """Drop devices (deleted): their state is learned again if they come back."""
+        gone = [(dev.application_id, dev.device_id) for dev in devices]
         with self._lock:
-            for dev in devices:
-                self._state.pop((dev.application_id, dev.device_id), None)
-                self._full.discard((dev.application_id, dev.device_id))
+            for dev in gone:
+                self._state.pop(dev, None)
+                self._full.discard(dev)
+        for o in self._observers:
+            o.drop(gone)
+
+    def observe(self, observer: Observer) -> None:
+        """Tell ``observer`` (a reader's view) every committed state and every forgotten device."""
+        self._observers.append(observer)
+
+
+class Observer(Protocol):
+    """What :meth:`LatestIndex.observe` tells: states written, devices deleted."""
+
+    def apply(self, written: Mapping[tuple[str, str], State]) -> None:
+        """States just written (acknowledged)."""
+
+    def drop(self, devs: Iterable[tuple[str, str]]) -> None:
+        """Devices deleted."""

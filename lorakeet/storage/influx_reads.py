@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-import time
+import threading
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -19,15 +19,16 @@ from lorakeet.decoders import Value, split_key
 from lorakeet.decoders.fields import is_reading_key, is_vendor_key, vendor_key_type
 
 from .influx_latest import MEASUREMENT as LATEST
-from .influx_latest import STAMP_NS, State, latest_line, parse_series, state_values
+from .influx_latest import STAMP_NS, LatestIndex, State, latest_line, parse_series, state_values
+from .influx_view import LatestView
 from .protocols import StoreError
 from .records import Aggregate, DeviceKey, LatestValue, Point, UplinkView
 
 log = logging.getLogger(__name__)
 
-FLEET_TTL_S = 1.0
-"""How old a fleet's latest values may be when served (another process's writes show after it)."""
-_FILTER_UP_TO = 100  # devices named in a latest query; more: the whole (small) measurement, filtered here
+_FILTER_UP_TO = 100  # devices named in a query of the writer's; more: the whole (small) measurement
+_SPAN = f"time >= {STAMP_NS - 1} AND time <= {STAMP_NS}"  # the instants of the latest points
+_VIEW_LOCK = threading.Lock()  # one view per store
 _TAG_COLUMNS = frozenset({"time", "application_id", "device_id", "kind"})
 _AGG_FN: dict[Aggregate, str] = {"mean": "mean", "min": "min", "max": "max", "last": "last", "count": "count"}
 
@@ -53,7 +54,9 @@ class InfluxReads:
     """The reading side of :class:`~lorakeet.storage.influx_store.InfluxStore`."""
 
     _no_data: set[DeviceKey]
-    _fleet: tuple[float, dict[DeviceKey, State]] | None = None
+    _latest: LatestIndex  # the writer's (its commits and deletions keep the view up to date)
+    _view: LatestView | None = None
+    _fleet: object = None  # the writer resets it after its writes: unused since the view
 
     def query(self, q: str, method: Literal["GET", "POST"] = "GET") -> list[dict[str, Any]]:
         """Run InfluxQL (the store's)."""
@@ -80,7 +83,8 @@ class InfluxReads:
         return sorted(k for k in keys if is_reading_key(k))
 
     def latest_many(self, devices: Sequence[DeviceKey]) -> dict[DeviceKey, list[LatestValue]]:
-        """Latest values of many devices from the ``latest`` measurement, in one query.
+        """Latest values of many devices, from this process's view of the ``latest`` measurement
+        (:mod:`lorakeet.storage.influx_view`: at most a second old, this process's own writes at once).
 
         Devices absent from it (data written before it existed) are read from the readings
         once per process, and their states written to it for the next reader; a device found
@@ -99,33 +103,64 @@ class InfluxReads:
             self._remember(learned)
         return {d: state_values(states[d]) for d in wanted if d in states}
 
-    def _latest_points(self, devices: Sequence[DeviceKey]) -> dict[DeviceKey, State]:
-        """The devices' ``latest`` points: one query on one shard.
+    def latest_held(self, device: DeviceKey) -> list[LatestValue] | None:
+        """``latest(device)`` when the view answers it without I/O (fit for an event loop), else None."""
+        view = self._view
+        if view is None:
+            return None
+        ok, state = view.held((device.application_id, device.device_id))
+        if not ok:
+            return None
+        if state is not None:
+            return state_values(state)
+        return [] if device in self._no_data else None  # not known to have no data: ask the readings
 
-        More than ``_FILTER_UP_TO`` devices: the whole measurement, which InfluxDB 1.x answers
-        at a few tens of µs per device; that answer is kept for ``FLEET_TTL_S`` and shared by
-        the fleet reads of this process in that time (this process's own writes drop it).
-        """
-        span = f"time >= {STAMP_NS - 1} AND time <= {STAMP_NS}"
-        if len(devices) > _FILTER_UP_TO:
-            now = time.monotonic()
-            cached = self._fleet
-            if cached is None or now - cached[0] > FLEET_TTL_S:
-                q = f"SELECT * FROM {LATEST} WHERE {span} GROUP BY application_id, device_id"
-                cached = (now, parse_series((s for r in self.query(q) for s in r.get("series", [])), _py))
-                self._fleet = cached
-            fleet = cached[1]
-            return {d: fleet[d] for d in devices if d in fleet}
-        span += f" AND {_where(devices[0]) if len(devices) == 1 else _where_many(devices)}"
-        q = f"SELECT * FROM {LATEST} WHERE {span} GROUP BY application_id, device_id"
+    def latest_view(self) -> LatestView:
+        """This process's view of the ``latest`` measurement (made on first use)."""
+        view = self._view
+        if view is None:
+            with _VIEW_LOCK:
+                view = self._view
+                if view is None:
+                    view = LatestView(self._load_latest)
+                    self._latest.observe(view)
+                    self._view = view
+        return view
+
+    def _load_latest(self) -> dict[tuple[str, str], State]:
+        """The whole ``latest`` measurement: one query on one small shard."""
+        q = f"SELECT * FROM {LATEST} WHERE {_SPAN} GROUP BY application_id, device_id"
+        found = parse_series((s for r in self.query(q) for s in r.get("series", [])), _py)
+        return {(d.application_id, d.device_id): st for d, st in found.items()}
+
+    def _latest_points(self, devices: Sequence[DeviceKey]) -> dict[DeviceKey, State]:
+        """The devices' ``latest`` points, from the view (a whole fleet's, or any read while
+        the measurement holds at most ``influx_view.MAX_DEVICES`` devices), else one query."""
+        view = self.latest_view()
+        few = len(devices) <= _FILTER_UP_TO
+        if not (few and not view.small):
+            held = view.get((d.application_id, d.device_id) for d in devices)
+            if not (few and not view.small):
+                return {d: st for d in devices if (st := held.get((d.application_id, d.device_id)))}
+        return self._query_points(devices)
+
+    def _query_points(self, devices: Sequence[DeviceKey]) -> dict[DeviceKey, State]:
+        """The devices' ``latest`` points as InfluxDB holds them now (one query)."""
+        where = _where(devices[0]) if len(devices) == 1 else _where_many(devices)
+        q = f"SELECT * FROM {LATEST} WHERE {_SPAN} AND {where} GROUP BY application_id, device_id"
         found = parse_series((s for res in self.query(q) for s in res.get("series", [])), _py)
         wanted = set(devices)
         return {d: st for d, st in found.items() if d in wanted}
 
     def _stored_states(self, devices: list[DeviceKey]) -> tuple[dict[DeviceKey, State], set[DeviceKey]]:
         """What the store holds for devices new to this process's writer (LatestIndex.learn),
-        and which of them were found in the readings only."""
-        states = self._latest_points(devices)
+        and which of them were found in the readings only (asked of InfluxDB, not the view:
+        a writer must not start from values another process has already replaced)."""
+        if len(devices) <= _FILTER_UP_TO:
+            states = self._query_points(devices)
+        else:
+            every = self._load_latest()
+            states = {d: st for d in devices if (st := every.get((d.application_id, d.device_id)))}
         missing = [d for d in devices if d not in states]
         from_readings: dict[DeviceKey, State] = self._latest_from_readings(missing) if missing else {}
         states.update(from_readings)
@@ -134,13 +169,14 @@ class InfluxReads:
     def _remember(self, learned: dict[DeviceKey, State]) -> None:
         """Write states learned from the readings to ``latest``, stamped just before the
         writers' instant (readers merge both points key by key, so neither hides the other)."""
-        lines = [
-            latest_line((d.application_id, d.device_id), st, STAMP_NS - 1) for d, st in learned.items() if st
-        ]
+        kept = {(d.application_id, d.device_id): st for d, st in learned.items() if st}
+        lines = [latest_line(d, st, STAMP_NS - 1) for d, st in kept.items()]
         try:
             self.write_lines(lines)
         except StoreError as exc:  # a read-only user: reads stay correct, only slower
             log.info("could not keep learned latest values in InfluxDB: %s", exc)
+            return
+        self.latest_view().apply(kept)
 
     def _latest_from_readings(self, devices: Sequence[DeviceKey]) -> dict[DeviceKey, State]:
         """Latest values from the readings themselves: the field keys, then ONE multi-statement request.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from lorakeet.storage.records import DeviceKey
@@ -13,7 +12,7 @@ from lorakeet.storage.registry import KINDS, DeviceFilter
 from ..auth import ViewerDep
 from ..deps import Services, ServicesDep, bulk_read
 from ..errors import problem_responses
-from ..presentation import dt, unit_of
+from ..presentation import json_bytes, latest_values_plain
 from ..schemas import FleetLatestPublic
 
 router = APIRouter(prefix="/v1/readings", tags=["readings"])
@@ -59,12 +58,9 @@ def _fleet_json(services: Services, f: DeviceFilter, kind: str | None, limit: in
             "kind": r.kind,
             "latitude": r.latitude,
             "longitude": r.longitude,
-            "values": [
-                {"key": v.key, "value": v.value, "unit": unit_of(v.key), "time": dt(v.time_ns)}
-                for v in latest.get(key, ())
-            ],
+            "values": latest_values_plain(latest.get(key, ())),
         }
         for r, key in zip(rows, keys, strict=True)
     ]
     body = {"kind": kind, "count": len(devices), "total": total, "devices": devices}
-    return orjson.dumps(body, option=orjson.OPT_UTC_Z)  # times as pydantic renders them
+    return json_bytes(body)

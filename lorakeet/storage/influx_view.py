@@ -1,0 +1,170 @@
+"""This process's view of the InfluxDB ``latest`` measurement: every device's latest values
+in memory, so a read of one device's latest values is a dict lookup.
+
+One query reads the whole measurement (one small shard, see :mod:`.influx_latest`); its
+answer is shared by every read of this process, and the writes this process makes are applied
+to it as InfluxDB acknowledges them. So:
+
+- a read sees this process's own writes at once (webhooks included: read-your-writes);
+- another process's write (a bridge, another API worker) shows within ``TTL_S`` of InfluxDB
+  acknowledging it: the view's age is counted from the moment its query was sent;
+- a device deleted through this process is gone from the view at once; one deleted by
+  another process within ``TTL_S``.
+
+A read of a view older than ``REFRESH_S`` starts one refresh in a background thread and is
+answered from the view at hand, so under steady load no reader waits for InfluxDB; a read
+of a view older than ``TTL_S`` (the first read, or after a quiet spell) waits for a refresh,
+one query for every reader waiting. An idle process sends no queries.
+
+A measurement of more than ``MAX_DEVICES`` devices is still read whole for fleet pages, but
+single-device reads then ask InfluxDB for that device (refreshing the view every second
+would cost InfluxDB tens of µs per device per process).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+
+from .influx_latest import State
+
+log = logging.getLogger(__name__)
+
+TTL_S = 1.0
+"""How old the view may be when it answers (another process's writes show within it)."""
+REFRESH_S = 0.5
+"""A read of a view older than this refreshes it in the background."""
+MAX_DEVICES = 5_000
+"""Above this many devices, single-device reads ask InfluxDB instead of the view."""
+
+Dev = tuple[str, str]
+"""(application_id, device_id): hashed on every read, so a plain tuple."""
+
+
+def merge(held: State | None, new: State) -> State:
+    """``held`` with the values of ``new`` that are at least as new (key by key); a new dict."""
+    if not held:
+        return dict(new)
+    out = dict(held)
+    for k, tv in new.items():
+        h = out.get(k)
+        if h is None or tv[0] >= h[0]:
+            out[k] = tv
+    return out
+
+
+class LatestView:
+    """Every device's latest values, loaded by ``load`` and kept up to date by ``apply``/``drop``."""
+
+    def __init__(
+        self,
+        load: Callable[[], dict[Dev, State]],
+        *,
+        ttl_s: float = TTL_S,
+        refresh_s: float = REFRESH_S,
+        max_devices: int = MAX_DEVICES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._load = load
+        self.ttl_s = ttl_s
+        self.refresh_s = refresh_s
+        self.max_devices = max_devices
+        self._clock = clock
+        self._states: dict[Dev, State] = {}
+        self._at = -math.inf  # when the query behind _states was sent
+        self._lock = threading.Lock()  # guards the fields below and changes of _states
+        self._load_lock = threading.Lock()  # one query at a time
+        self._loading = False
+        self._refreshing = False
+        self._since: dict[Dev, State] = {}  # applied while a query runs: re-applied to its answer
+        self._dropped: set[Dev] = set()  # dropped while a query runs: removed from its answer
+
+    @property
+    def age_s(self) -> float:
+        """Seconds since the query behind the view was sent (inf before the first)."""
+        return self._clock() - self._at
+
+    def held(self, dev: Dev) -> tuple[bool, State | None]:
+        """``(True, state)`` when the view may answer for ``dev`` without I/O (state None: the
+        device has no latest point); ``(False, None)`` when it is too old or too big (ask
+        :meth:`get` in a thread, or InfluxDB)."""
+        age = self.age_s
+        if age > self.ttl_s or len(self._states) > self.max_devices:
+            return False, None
+        if age > self.refresh_s:
+            self._refresh_in_background()
+        return True, self._states.get(dev)
+
+    def get(self, devs: Iterable[Dev]) -> dict[Dev, State]:
+        """The states of ``devs`` that have any (blocking: refreshes a view older than the TTL)."""
+        if self.age_s > self.ttl_s:
+            self.refresh(if_older_than=self.ttl_s)
+        elif self.age_s > self.refresh_s:
+            self._refresh_in_background()
+        states = self._states
+        return {d: st for d in devs if (st := states.get(d)) is not None}
+
+    @property
+    def small(self) -> bool:
+        """True when single-device reads may use the view (at most ``max_devices`` devices)."""
+        return len(self._states) <= self.max_devices
+
+    def refresh(self, if_older_than: float = 0.0) -> None:
+        """Load the measurement again (unless another thread just did: ``if_older_than``)."""
+        with self._load_lock:
+            if self.age_s <= if_older_than:
+                return
+            sent = self._clock()
+            with self._lock:
+                self._loading, self._since, self._dropped = True, {}, set()
+            try:
+                states = self._load()
+            except BaseException:
+                with self._lock:
+                    self._loading, self._since, self._dropped = False, {}, set()
+                raise
+            with self._lock:
+                for d in self._dropped:
+                    states.pop(d, None)
+                for d, st in self._since.items():
+                    states[d] = merge(states.get(d), st)
+                self._states, self._at = states, sent
+                self._loading, self._since, self._dropped = False, {}, set()
+
+    def apply(self, written: Mapping[Dev, State]) -> None:
+        """Values this process has just written (acknowledged by InfluxDB)."""
+        with self._lock:
+            states = self._states
+            for d, st in written.items():
+                states[d] = merge(states.get(d), st)  # a new dict: readers never see half a state
+                if self._loading:
+                    self._since[d] = merge(self._since.get(d), st)
+
+    def drop(self, devs: Iterable[Dev]) -> None:
+        """Devices deleted (their values with them)."""
+        with self._lock:
+            for d in devs:
+                self._states.pop(d, None)
+                if self._loading:
+                    self._since.pop(d, None)
+                    self._dropped.add(d)
+
+    def _refresh_in_background(self) -> None:
+        with self._lock:
+            if self._refreshing:
+                return
+            self._refreshing = True
+
+        def run() -> None:
+            try:
+                self.refresh(if_older_than=self.refresh_s)
+            except Exception as exc:  # the next read past the TTL refreshes again and reports it
+                log.info("latest values not refreshed from InfluxDB: %s", exc)
+            finally:
+                with self._lock:
+                    self._refreshing = False
+
+        threading.Thread(target=run, name="lorakeet-latest-view", daemon=True).start()
