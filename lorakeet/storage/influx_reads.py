@@ -84,7 +84,7 @@ class InfluxReads:
 
     def latest_many(self, devices: Sequence[DeviceKey]) -> dict[DeviceKey, list[LatestValue]]:
         """Latest values of many devices, from this process's view of the ``latest`` measurement
-        (:mod:`lorakeet.storage.influx_view`: at most a second old, this process's own writes at once).
+        (:mod:`lorakeet.storage.influx_view`: at most 2 s old, this process's own writes at once).
 
         Devices absent from it (data written before it existed) are read from the readings
         once per process, and their states written to it for the next reader; a device found

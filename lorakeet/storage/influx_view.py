@@ -33,10 +33,11 @@ from .influx_latest import State
 
 log = logging.getLogger(__name__)
 
-TTL_S = 1.0
+TTL_S = 2.0
 """How old the view may be when it answers (another process's writes show within it)."""
-REFRESH_S = 0.5
-"""A read of a view older than this refreshes it in the background."""
+REFRESH_S = 1.0
+"""A read of a view older than this refreshes it in the background (so a process under
+steady load sends about one query a second, whatever its request rate)."""
 MAX_DEVICES = 5_000
 """Above this many devices, single-device reads ask InfluxDB instead of the view."""
 
@@ -100,9 +101,10 @@ class LatestView:
 
     def get(self, devs: Iterable[Dev]) -> dict[Dev, State]:
         """The states of ``devs`` that have any (blocking: refreshes a view older than the TTL)."""
-        if self.age_s > self.ttl_s:
-            self.refresh(if_older_than=self.ttl_s)
-        elif self.age_s > self.refresh_s:
+        now = self._clock()
+        if now - self._at > self.ttl_s:
+            self.refresh(sent_after=now - self.ttl_s)
+        elif now - self._at > self.refresh_s:
             self._refresh_in_background()
         states = self._states
         return {d: st for d in devs if (st := states.get(d)) is not None}
@@ -112,10 +114,11 @@ class LatestView:
         """True when single-device reads may use the view (at most ``max_devices`` devices)."""
         return len(self._states) <= self.max_devices
 
-    def refresh(self, if_older_than: float = 0.0) -> None:
-        """Load the measurement again (unless another thread just did: ``if_older_than``)."""
+    def refresh(self, sent_after: float = math.inf) -> None:
+        """Load the measurement again, unless the view's query was sent after ``sent_after``
+        (a reader that waited while another thread loaded takes that answer: one query for all)."""
         with self._load_lock:
-            if self.age_s <= if_older_than:
+            if self._at > sent_after:
                 return
             sent = self._clock()
             with self._lock:
@@ -160,7 +163,7 @@ class LatestView:
 
         def run() -> None:
             try:
-                self.refresh(if_older_than=self.refresh_s)
+                self.refresh(sent_after=self._clock() - self.refresh_s)
             except Exception as exc:  # the next read past the TTL refreshes again and reports it
                 log.info("latest values not refreshed from InfluxDB: %s", exc)
             finally:
