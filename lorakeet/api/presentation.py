@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -53,10 +54,20 @@ def latest_values_plain(
     values: Iterable[LatestValue], units: Mapping[str, str] | None = None
 ) -> list[dict[str, Any]]:
     """Latest values as ``LatestValuePublic`` renders them, as plain data for serialising once
-    with :func:`json_bytes` (no model validation per value; a test pins the JSON to the model's)."""
+    with :func:`json_bytes` (no model validation per value; a test pins the JSON to the model's).
+    Without ``units`` (vocabulary units only), each value is rendered once and then reused."""
+    if units is None:
+        return [_plain_value(v) for v in values]
     return [
         {"key": v.key, "value": v.value, "unit": unit_of(v.key, units), "time": dt(v.time_ns)} for v in values
     ]
+
+
+@lru_cache(maxsize=16_384)
+def _plain_value(v: LatestValue) -> dict[str, Any]:
+    """One value rendered (its time as the text pydantic gives); shared by callers: read only."""
+    time_text = orjson.loads(orjson.dumps(dt(v.time_ns), option=orjson.OPT_UTC_Z))
+    return {"key": v.key, "value": v.value, "unit": unit_of(v.key), "time": time_text}
 
 
 def json_bytes(body: object) -> bytes:

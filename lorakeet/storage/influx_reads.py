@@ -94,25 +94,31 @@ class InfluxReads:
         wanted = list(dict.fromkeys(devices))
         if not wanted:
             return {}
-        states = self._latest_points(wanted)
-        missing = [d for d in wanted if d not in states and d not in self._no_data]
+        view = self.latest_view()
+        found: dict[DeviceKey, list[LatestValue]] = {}
+        if len(wanted) > _FILTER_UP_TO or view.small:
+            found = view.values_of(wanted)  # no query; each state's list made once
+        if len(wanted) <= _FILTER_UP_TO and not view.small:  # a big fleet: ask for these devices
+            found = {d: state_values(st) for d, st in self._query_points(wanted).items()}
+        missing = [d for d in wanted if d not in found and d not in self._no_data]
         if missing:
             learned = self._latest_from_readings(missing)
             self._no_data.update(d for d in missing if d not in learned)
-            states.update(learned)
+            found.update((d, state_values(st)) for d, st in learned.items())
             self._remember(learned)
-        return {d: state_values(states[d]) for d in wanted if d in states}
+        return found
 
     def latest_held(self, device: DeviceKey) -> list[LatestValue] | None:
         """``latest(device)`` when the view answers it without I/O (fit for an event loop), else None."""
         view = self._view
         if view is None:
             return None
-        ok, state = view.held((device.application_id, device.device_id))
+        dev = (device.application_id, device.device_id)
+        ok, state = view.held(dev)
         if not ok:
             return None
         if state is not None:
-            return state_values(state)
+            return view.values(dev, state)
         return [] if device in self._no_data else None  # not known to have no data: ask the readings
 
     def latest_view(self) -> LatestView:
@@ -132,17 +138,6 @@ class InfluxReads:
         q = f"SELECT * FROM {LATEST} WHERE {_SPAN} GROUP BY application_id, device_id"
         found = parse_series((s for r in self.query(q) for s in r.get("series", [])), _py)
         return {(d.application_id, d.device_id): st for d, st in found.items()}
-
-    def _latest_points(self, devices: Sequence[DeviceKey]) -> dict[DeviceKey, State]:
-        """The devices' ``latest`` points, from the view (a whole fleet's, or any read while
-        the measurement holds at most ``influx_view.MAX_DEVICES`` devices), else one query."""
-        view = self.latest_view()
-        few = len(devices) <= _FILTER_UP_TO
-        if not (few and not view.small):
-            held = view.get((d.application_id, d.device_id) for d in devices)
-            if not (few and not view.small):
-                return {d: st for d in devices if (st := held.get((d.application_id, d.device_id)))}
-        return self._query_points(devices)
 
     def _query_points(self, devices: Sequence[DeviceKey]) -> dict[DeviceKey, State]:
         """The devices' ``latest`` points as InfluxDB holds them now (one query)."""

@@ -29,7 +29,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 
-from .influx_latest import State
+from .influx_latest import State, state_values
+from .records import DeviceKey, LatestValue
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class LatestView:
         self._refreshing = False
         self._since: dict[Dev, State] = {}  # applied while a query runs: re-applied to its answer
         self._dropped: set[Dev] = set()  # dropped while a query runs: removed from its answer
+        self._lists: dict[Dev, tuple[State, list[LatestValue]]] = {}  # each state as a list, once
 
     @property
     def age_s(self) -> float:
@@ -101,13 +103,34 @@ class LatestView:
 
     def get(self, devs: Iterable[Dev]) -> dict[Dev, State]:
         """The states of ``devs`` that have any (blocking: refreshes a view older than the TTL)."""
+        self._fresh()
+        states = self._states
+        return {d: st for d in devs if (st := states.get(d)) is not None}
+
+    def values_of(self, devices: Iterable[DeviceKey]) -> dict[DeviceKey, list[LatestValue]]:
+        """The latest values of ``devices`` that have any, as the store answers them (blocking
+        like :meth:`get`). The lists are shared by every caller until the state changes: read only."""
+        self._fresh()
+        states, out = self._states, {}
+        for d in devices:
+            dev = (d.application_id, d.device_id)
+            if (st := states.get(dev)) is not None:
+                out[d] = self.values(dev, st)
+        return out
+
+    def values(self, dev: Dev, state: State) -> list[LatestValue]:
+        """``state`` (the view's state of ``dev``) as a list of latest values, made once per state."""
+        held = self._lists.get(dev)
+        if held is None or held[0] is not state:
+            held = self._lists[dev] = (state, state_values(state))
+        return held[1]
+
+    def _fresh(self) -> None:
         now = self._clock()
         if now - self._at > self.ttl_s:
             self.refresh(sent_after=now - self.ttl_s)
         elif now - self._at > self.refresh_s:
             self._refresh_in_background()
-        states = self._states
-        return {d: st for d in devs if (st := states.get(d)) is not None}
 
     @property
     def small(self) -> bool:
@@ -151,6 +174,7 @@ class LatestView:
         with self._lock:
             for d in devs:
                 self._states.pop(d, None)
+                self._lists.pop(d, None)
                 if self._loading:
                     self._since.pop(d, None)
                     self._dropped.add(d)
