@@ -27,8 +27,10 @@ Consumers:
             subscription (``mqtt.share_group``), the way to use a second core.
 
 Environment: BENCH_PROFILE=<file> records the bridge with py-spy (collapsed stacks);
-BENCH_VERBOSE=1 prints each consumer's report; BENCH_WORKERS=1 decodes in a worker process;
-BENCH_QUEUE=<n> sets the bridge's queue size.
+BENCH_VERBOSE=1 prints each consumer's report. The bridge is configured as `lorakeet bridge`
+is (LORAKEET_* variables over the defaults: only the broker, the store, the files and QoS 0
+are set); BENCH_WORKERS=1, BENCH_QUEUE=<n> and BENCH_BATCH=<n> set pipeline.workers,
+queue_size and batch_size to explore.
 """
 
 from __future__ import annotations
@@ -427,35 +429,35 @@ def consume_lorakeet(
     Prints ``STORED <count> <ns>`` whenever its stored count moves (the driver adds them
     up over the group and decides when all N are in) and reports when told ``STOP``.
     """
+    from lorakeet.cli.common import setup_logging
     from lorakeet.gateway_bridge.bridge import Bridge
-    from lorakeet.settings import MqttSettings, PipelineSettings, Settings, StoreSettings
+    from lorakeet.settings import Settings
     from lorakeet.storage.records import DeviceKey
     from lorakeet.storage.registry import Registry
 
-    store = StoreSettings(
-        kind=store_kind,  # type: ignore[arg-type]
-        influx_url=influx_url,
-        influx_database=db,
-        sqlite_path=Path(tmp) / "bench.db",
-        sqlite_synchronous="NORMAL",
-    )
-    settings = Settings(
-        mqtt=MqttSettings(
-            url=f"mqtt://127.0.0.1:{port}",
-            qos=0,
-            client_id=f"lorakeet-bench-{os.getpid()}",
-            clean_session=True,
-            share_group=share,
-        ),
-        store=store,
-        pipeline=PipelineSettings(
-            batch_size=5000,
-            flush_interval_s=0.1,
-            workers=int(os.environ.get("BENCH_WORKERS", "0")),
-            queue_size=int(os.environ.get("BENCH_QUEUE", "50000")),
-        ),
-        registry_url=f"sqlite:///{tmp}/registry-{os.getpid()}.db",
-    )
+    # configured the way `lorakeet bridge` is (README): LORAKEET_* variables over the defaults;
+    # only what points at this run's broker, store and files is set, plus QoS 0 as TTS delivers
+    env = {
+        "LORAKEET_MQTT__URL": f"mqtt://127.0.0.1:{port}",
+        "LORAKEET_MQTT__QOS": "0",
+        "LORAKEET_MQTT__CLIENT_ID": f"lorakeet-bench-{os.getpid()}",
+        "LORAKEET_MQTT__SHARE_GROUP": share,
+        "LORAKEET_STORE__KIND": store_kind,
+        "LORAKEET_STORE__INFLUX_URL": influx_url,
+        "LORAKEET_STORE__INFLUX_DATABASE": db,
+        "LORAKEET_STORE__SQLITE_PATH": str(Path(tmp) / "bench.db"),
+        "LORAKEET_REGISTRY_URL": f"sqlite:///{tmp}/registry-{os.getpid()}.db",
+        "LORAKEET_PIPELINE__SPOOL_PATH": str(Path(tmp) / f"spool-{os.getpid()}.db"),
+    }
+    for name in ("BENCH_WORKERS", "BENCH_QUEUE", "BENCH_BATCH"):  # knobs to explore, unset by default
+        if os.environ.get(name):
+            field = {"BENCH_WORKERS": "WORKERS", "BENCH_QUEUE": "QUEUE_SIZE", "BENCH_BATCH": "BATCH_SIZE"}[
+                name
+            ]
+            env[f"LORAKEET_PIPELINE__{field}"] = os.environ[name]
+    os.environ.update(env)
+    settings = Settings()
+    setup_logging(settings)
     registry = Registry(settings.registry_url)  # the fleet is registered before the bridge starts
     for app, dev, _ in fleet(devices):
         registry.upsert_device(DeviceKey(app, dev), kind="other", decoder="cayenne_lpp")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lorakeet.gateway_bridge.pipeline import MAX_BODY, Inbound
+from lorakeet.gateway_bridge.admission import MAX_BODY
+from lorakeet.gateway_bridge.pipeline import Inbound
 from lorakeet.storage.records import DeviceModel, RejectedMessage
 from lorakeet.storage.spool import Spool, decode, encode
 

@@ -10,9 +10,10 @@ import orjson
 import pytest
 
 from lorakeet.decoders import DecodeResult, DeviceContext, Reading
+from lorakeet.gateway_bridge.admission import screen
 from lorakeet.gateway_bridge.devices import DeviceDirectory
 from lorakeet.gateway_bridge.envelopes import parse_chirpstack, parse_tts
-from lorakeet.gateway_bridge.pipeline import Decoding, Inbound, Pipeline, screen
+from lorakeet.gateway_bridge.pipeline import Decoding, Inbound, Pipeline
 from lorakeet.gateway_bridge.simulator import ttn_uplink_body
 from lorakeet.gateway_bridge.validate import EARLIEST_NS, OutOfRange, TimeWindow, check_uplink
 from lorakeet.storage.registry import DeviceInfo

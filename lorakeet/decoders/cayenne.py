@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .items import walk_items
-from .types import DecodeResult, DeviceContext, ReadingsBuilder
+from .quantities import QUANTITIES
+from .types import DecodeResult, DeviceContext, ReadingsBuilder, channel_key
 
 
 def _u(data: bytes) -> int:
@@ -31,9 +32,22 @@ Emit = Callable[[ReadingsBuilder, bytes, int], None]
 
 def _scalar(quantity: str, signed: bool, scale: float) -> Emit:
     from_bytes = int.from_bytes
+    q = QUANTITIES[quantity]
+    if q.type != "float":
+
+        def emit_other(b: ReadingsBuilder, data: bytes, channel: int) -> None:
+            b.add(quantity, from_bytes(data, "big", signed=signed) / scale, channel)
+
+        return emit_other
+    # an integer over a scale is a finite float: only the range is left to check here
+    low, high, unit = q.minimum, q.maximum, q.unit
 
     def emit(b: ReadingsBuilder, data: bytes, channel: int) -> None:
-        b.add(quantity, from_bytes(data, "big", signed=signed) / scale, channel)
+        v = from_bytes(data, "big", signed=signed) / scale
+        if low <= v <= high:
+            b.add_field(channel_key(quantity, channel), v, unit)
+        else:
+            b.add(quantity, v, channel)  # dropped with the vocabulary's warning
 
     return emit
 
@@ -125,6 +139,17 @@ def decode(payload: bytes, f_port: int, ctx: DeviceContext, /) -> DecodeResult:
     readings before it survive with a warning. Only a payload with no readable item
     at all raises.
     """
+    b = ReadingsBuilder()
+    n, i, types = len(payload), 0, LPP_TYPES
+    while i < n - 1:  # well-formed frames in one pass; anything else is worded by walk_items
+        t = types.get(payload[i + 1])
+        if t is None or i + 2 + t.size > n:
+            break
+        end = i + 2 + t.size
+        t.emit(b, payload[i + 2 : end], payload[i])
+        i = end
+    if n and i == n:
+        return b.result()
     b = ReadingsBuilder()
     return walk_items(
         payload,

@@ -83,6 +83,11 @@ class Decoder(Protocol):
 _KEYS: dict[tuple[str, int], str] = {}
 
 
+def channel_key(quantity: str, channel: int) -> str:
+    """The reading key of a quantity on a channel (``temperature_3``)."""
+    return _KEYS.get((quantity, channel)) or _channel_key(quantity, channel)
+
+
 def _channel_key(quantity: str, channel: int) -> str:
     key = _KEYS.get((quantity, channel))
     if key is None:

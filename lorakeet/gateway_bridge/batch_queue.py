@@ -1,4 +1,5 @@
-"""A bounded hand-off queue that the consumer drains in batches.
+"""Hand-over between threads: a bounded queue that the consumer drains in batches, and a
+one-thread worker that writes one batch while the next is prepared.
 
 The MQTT network thread only appends; the pipeline takes everything that arrived, up
 to a batch size, waiting at most a flush interval after the first item. When the queue
@@ -11,7 +12,10 @@ import itertools
 import threading
 import time
 from collections import deque
-from typing import Generic, TypeVar
+from collections.abc import Callable
+from concurrent.futures import Future
+from queue import SimpleQueue
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -35,6 +39,7 @@ class BatchQueue(Generic[T]):
         self._want = 1  # items the waiting consumer needs before it wants a wake-up
         self.accepted = 0  # items ever put (the consumer counts what it finished against it)
         self.taken: list[T] = []  # the last batch handed out (the consumer clears it once done)
+        self._woken = False
 
     def __len__(self) -> int:
         return len(self._items)
@@ -62,23 +67,26 @@ class BatchQueue(Generic[T]):
         """Up to ``max_items``; waits ``max_wait`` after the first item for more.
 
         Returns an empty list when nothing arrived within ``idle_timeout`` or the queue
-        is closed and empty.
+        is closed and empty; :meth:`wake` ends either wait early.
         """
         with self._lock:
             if not self._items:
                 if self._closed:
                     return []
-                self._not_empty.wait(idle_timeout)
+                if not self._woken:
+                    self._not_empty.wait(idle_timeout)
                 if not self._items:
+                    self._woken = False
                     return []
             deadline = time.monotonic() + max_wait
             self._want = max_items
-            while len(self._items) < max_items and not self._closed:
+            while len(self._items) < max_items and not self._closed and not self._woken:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 self._not_empty.wait(remaining)
             self._want = 1
+            self._woken = False
             n = min(max_items, len(self._items))
             # ``taken`` holds the batch before it leaves the deque: a consumer interrupted
             # here (a crash, an exception raised into its thread) finds it there, at worst twice
@@ -88,6 +96,12 @@ class BatchQueue(Generic[T]):
                 popleft()
             self._not_full.notify_all()
             return batch
+
+    def wake(self) -> None:
+        """End the consumer's wait now: get_batch returns what it has (maybe nothing)."""
+        with self._lock:
+            self._woken = True
+            self._not_empty.notify()
 
     def close(self) -> None:
         """Refuse new items and wake every waiter; queued items can still be drained."""
@@ -100,3 +114,44 @@ class BatchQueue(Generic[T]):
     def closed(self) -> bool:
         """True once close() was called."""
         return self._closed
+
+
+R = TypeVar("R")
+
+
+class Worker:
+    """One daemon thread that runs jobs in order and hands their results back as futures.
+
+    A daemon thread (unlike ``ThreadPoolExecutor``'s), so that a job stuck on a store that
+    does not answer never holds the process at exit.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._jobs: SimpleQueue[tuple[Future[Any], Callable[[], Any]]] = SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, job: Callable[[], R]) -> Future[R]:
+        """Run ``job`` after the jobs before it; its result (or exception) in the future."""
+        future: Future[R] = Future()
+        self._jobs.put((future, job))
+        self.start()
+        return future
+
+    def start(self) -> None:
+        """Start the thread (once); submit() starts it when nobody did."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            future, job = self._jobs.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(job())
+            except BaseException as exc:  # handed to the waiter, which decides
+                future.set_exception(exc)

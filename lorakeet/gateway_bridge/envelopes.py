@@ -172,9 +172,20 @@ def _tts_uplink(up: TtsApplicationUp, source: str) -> Uplink | OtherEvent:
     )
 
 
+_IDS_SEEN: set[str] = set()
+"""Ids already checked (a fleet's few thousand repeat on every uplink)."""
+_IDS_SEEN_MAX = 100_000
+
+
 def _str_id(value: object) -> str:
-    if type(value) is not str or not is_valid_id(value):
+    if type(value) is not str:
         raise _NotFast
+    if value not in _IDS_SEEN:
+        if not is_valid_id(value):
+            raise _NotFast
+        if len(_IDS_SEEN) >= _IDS_SEEN_MAX:
+            _IDS_SEEN.clear()
+        _IDS_SEEN.add(value)
     return value
 
 

@@ -1,6 +1,9 @@
 """The ingest pipeline: parse, validate, dedup, decode, write, then acknowledge.
 
-One consumer thread drains the :class:`BatchQueue` in batches (by size and by time).
+One consumer thread drains the :class:`BatchQueue` in batches (by size and by time), and
+parses and decodes each batch while a writer thread writes the one before: the write waits
+on the store with the GIL released, so a store's round trip costs no decoding time.
+Acknowledgements, observers and spool replays stay in the consumer, one batch after another.
 Nothing is acknowledged before its batch is durable: in the store, in the on-disk spool,
 or (points the store refuses for good) in the dead-letter table; see
 :mod:`lorakeet.gateway_bridge.durability`. An undecodable payload is stored raw with its
@@ -23,31 +26,39 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import wait as wait_for
+from functools import partial
 
 from lorakeet.storage.protocols import ReadingWriter, StoreError
-from lorakeet.storage.records import RejectedMessage, StoredUplink, Uplink
+from lorakeet.storage.records import RejectedMessage, StoredUplink
 from lorakeet.storage.spool import Spool, SpoolError
 
-from .batch_queue import BatchQueue
+from .admission import NO_KEYS, Admitted, Writing, parse_message, rejected_message
+from .batch_queue import BatchQueue, Worker
 from .decoding import NO_DECODER, Decoding, DedupCache
 from .durability import DeadLetterSink, Durability
-from .envelopes import EnvelopeError, OtherEvent, parse_chirpstack, parse_tts
-from .sink import Done, Envelope, Inbound, Outcome, PipelineStats
-from .validate import TimeWindow, check_readings, check_uplink
+from .envelopes import EnvelopeError, OtherEvent
+from .sink import Done, Inbound, Outcome, PipelineStats
+from .validate import TimeWindow, check_readings
 
-__all__ = ["NO_DECODER", "Decoding", "Done", "Inbound", "Outcome", "Pipeline", "PipelineStats", "screen"]
+__all__ = [
+    "NO_DECODER",
+    "Decoding",
+    "Done",
+    "Inbound",
+    "Outcome",
+    "Pipeline",
+    "PipelineStats",
+]
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 64 * 1024
-"""Largest message body parsed (TTS uplinks are a few KiB); larger ones are rejected."""
 RESTART_INITIAL_S = 0.5
 RESTART_MAX_S = 10.0
 STALL_S = 10.0
 """A batch in flight longer than this (the store not answering, no spool) is reported by health()."""
 TOLERANT_AFTER = 2
 """Crashes on the same batch after which unexpected store errors count as refused points."""
-
 
 DEFAULT_WINDOW = TimeWindow()
 
@@ -98,6 +109,9 @@ class Pipeline:
         self._in_flight: list[Inbound] = []  # taken from the queue, not yet acknowledged
         self._batch_since = 0.0  # when the in-flight batch was taken (monotonic)
         self._retries = 0  # times the in-flight batch was taken up again after a crash
+        self._writer = Worker("lorakeet-writer")
+        self._pending: Writing | None = None  # the batch being written while the next is prepared
+        self._writing: set[int] | frozenset[int] = NO_KEYS  # its dedup keys
         self._crash: BaseException | None = None
         self._down = ""  # why the consumer is not consuming, empty while it is
 
@@ -126,6 +140,7 @@ class Pipeline:
             except SpoolError as exc:
                 log.critical("cannot open the spool: %s; store failures will block ingest instead", exc)
             self.stats.spool_depth = self.spool.depth
+        self._writer.start()  # here, not in the consumer: a thread's start is never interrupted
         self._thread = self._spawn()
         self._supervisor = threading.Thread(
             target=self._supervise, name="lorakeet-pipeline-supervisor", daemon=True
@@ -210,35 +225,88 @@ class Pipeline:
             self._thread = self._spawn()
 
     def run(self) -> None:
-        """Consume until the queue is closed and empty (the in-flight batch first, after a crash)."""
+        """Consume until the queue is closed and empty (after a crash, what was not acknowledged first)."""
+        stale, self._pending = self._pending, None
+        if stale is not None:  # a write still running ends before its batch is taken up again
+            wait_for([stale.result])
+        self._writing = NO_KEYS
+        unfinished = self._unfinished()
+        if unfinished:  # taken up again after a crash, on its own
+            self._in_flight = unfinished
+            self.durability.tolerant = self._retries >= TOLERANT_AFTER
+            self.process(unfinished, retry=True)
+            self._retire(unfinished)
+            self.queue.taken = []
+            self._retries = 0
         while True:
-            batch = self._in_flight or self.queue.taken
-            retry = bool(batch)
+            writing: Writing | None = self._pending
+            if writing is not None and writing.result.done():
+                self._settle(writing)  # written: acknowledge at once
+                continue
+            self._down = ""
+            # the writer wakes this wait when its write ends
+            batch = self.queue.get_batch(self.batch_size, self.flush_interval, idle_timeout=0.5)
             if not batch:
-                self._down = ""
-                batch = self.queue.get_batch(self.batch_size, self.flush_interval, idle_timeout=0.5)
-                self._batch_since = time.monotonic()
-            if not batch:
-                if self.queue.closed:
+                if writing is not None:
+                    self._settle(writing)
+                elif self.queue.closed:
                     self.durability.replay(final=True)
                     return
-                self.durability.replay()
+                else:
+                    self.durability.replay()
                 continue
-            self._in_flight = batch
-            self.durability.tolerant = self._retries >= TOLERANT_AFTER
-            self.process(batch, retry=retry)
-            with self._idle:  # counted before it is forgotten: a crash in between counts it twice, not never
-                self._finished += len(batch)
-                if self._finished >= self.queue.accepted:
-                    self._idle.notify_all()
-            self._in_flight = self.queue.taken = []
-            self._retries = 0
-            self._down = ""
+            if writing is None:
+                self._batch_since = time.monotonic()
+            self._in_flight = [*self._in_flight, *batch]
+            self.durability.tolerant = False
+            admitted = self._prepare(batch)
+            if writing is not None:
+                self._settle(writing)
+            self._writing = admitted.seen
+            result = self._writer.submit(partial(self._commit, admitted))
+            result.add_done_callback(self._wake)
+            self._pending = Writing(admitted, result)
+
+    def _wake(self, _: object) -> None:
+        self.queue.wake()
+
+    def _unfinished(self) -> list[Inbound]:
+        """After a crash: every message taken from the queue and not yet acknowledged."""
+        batch, taken = self._in_flight, self.queue.taken
+        if taken and (not batch or batch[-1] is not taken[-1]):
+            return [*batch, *taken]  # the crash came between taking a batch and recording it
+        return batch
+
+    def _settle(self, writing: Writing) -> None:
+        """Wait for a batch's write, then acknowledge it and tell the observers."""
+        outcome, written = writing.result.result()  # a write that raised ends this thread here
+        self._pending = None
+        self._writing = NO_KEYS
+        self._conclude(writing.admitted, outcome, written)
+        self._retire(writing.admitted.batch)
+        self._retries = 0
+        self._batch_since = time.monotonic()
+
+    def _retire(self, batch: Sequence[Inbound]) -> None:
+        """A batch is done: count it (for wait_idle) and forget it."""
+        with self._idle:  # counted before it is forgotten: a crash in between counts it twice, not never
+            self._finished += len(batch)
+            if self._finished >= self.queue.accepted:
+                self._idle.notify_all()
+        self._in_flight = self._in_flight[len(batch) :]
+        if self.queue.taken is batch:
+            self.queue.taken = []
 
     # -- the work ------------------------------------------------------------------------
 
     def process(self, batch: Sequence[Inbound], *, retry: bool = False) -> Outcome:
         """Parse, dedup, decode and durably write one batch, then acknowledge it."""
+        admitted = self._prepare(batch, retry=retry)
+        outcome, written = self._commit(admitted)
+        return self._conclude(admitted, outcome, written)
+
+    def _prepare(self, batch: Sequence[Inbound], *, retry: bool = False) -> Admitted:
+        """Parse, validate, dedup and decode a batch (nothing is written yet)."""
         stats = self.stats
         if not retry:
             stats.received += len(batch)
@@ -251,21 +319,29 @@ class Pipeline:
                 s = self._admit(msg, seen)
             except EnvelopeError as exc:
                 log.warning("rejected message on topic %r from %s: %s", msg.topic, msg.source, exc)
-                rejected.append(_rejected(msg, str(exc), exc.reason))
+                rejected.append(rejected_message(msg, str(exc), exc.reason))
                 continue
             if s is not None:
                 stored.append(s)
-        t1 = time.perf_counter_ns()
-        stats.decode_ns += t1 - t0
-        outcome, written = self.durability.commit(stored, rejected)
+        stats.decode_ns += time.perf_counter_ns() - t0
+        return Admitted(batch, stored, rejected, seen)
+
+    def _commit(self, admitted: Admitted) -> tuple[Outcome, list[StoredUplink]]:
+        """Make a prepared batch durable (runs in the writer thread while the next is prepared)."""
+        t0 = time.perf_counter_ns()
+        result = self.durability.commit(admitted.stored, admitted.rejected)
+        self.stats.write_ns += time.perf_counter_ns() - t0
+        return result
+
+    def _conclude(self, admitted: Admitted, outcome: Outcome, written: list[StoredUplink]) -> Outcome:
+        """Acknowledge a committed batch (or fail it) and tell the observers."""
         if outcome is Outcome.FAILED:
-            self._finish(batch, StoreError("store unavailable; message not stored"))
+            self._finish(admitted.batch, StoreError("store unavailable; message not stored"))
             return outcome
-        stats.write_ns += time.perf_counter_ns() - t1
-        for k in seen:
+        for k in admitted.seen:
             self.dedup.add(k)
-        stats.batches += 1
-        self._finish(batch, None)
+        self.stats.batches += 1
+        self._finish(admitted.batch, None)
         self._notify(written)
         return outcome
 
@@ -275,13 +351,13 @@ class Pipeline:
         Raises EnvelopeError (OutOfRange included) for a message to keep in the rejected table.
         """
         stats = self.stats
-        parsed = _parse(msg, self.window)
+        parsed = parse_message(msg, self.window)
         if isinstance(parsed, OtherEvent):
             stats.other_events += 1
             log.debug("skipping %s event of device_id=%s", parsed.kind, parsed.device_id)
             return None
         key = parsed.dedup_key
-        if key in seen or key in self.dedup:
+        if key in seen or key in self.dedup or key in self._writing:
             stats.dedup_hits += 1
             return None
         s = self.decoding.decode(parsed)  # a registry that does not answer raises: the batch waits
@@ -313,63 +389,3 @@ class Pipeline:
                     msg.done(error)
                 except Exception:
                     log.exception("acknowledgement callback failed for topic %r", msg.topic)
-
-
-def parse_envelope(
-    body: bytes | bytearray, envelope: Envelope, event: str = "up", source: str = "ttn"
-) -> Uplink | OtherEvent:
-    """Parse a body in the named envelope format; raises EnvelopeError."""
-    if envelope == "chirpstack":
-        return parse_chirpstack(body, event)
-    return parse_tts(body, source)
-
-
-def _parse(msg: Inbound, window: TimeWindow) -> Uplink | OtherEvent:
-    """Parse and validate one message; raises EnvelopeError, whatever went wrong."""
-    if len(msg.body) > MAX_BODY:
-        raise EnvelopeError(
-            f"body of {len(msg.body)} bytes is over the {MAX_BODY} byte limit (kept truncated)"
-        )
-    try:
-        parsed = parse_envelope(msg.body, msg.envelope, msg.event, msg.source)
-        if isinstance(parsed, OtherEvent):
-            return parsed
-        arrived = msg.arrived_ns or time.time_ns()
-        if not parsed.time_from_network:
-            parsed = _with_arrival_time(parsed, arrived)
-        check_uplink(parsed, arrived, window)
-    except EnvelopeError:
-        raise
-    except Exception as exc:  # a parser bug must not end ingest: the message is kept raw
-        log.exception("internal error parsing a message of topic %r; kept in the rejected table", msg.topic)
-        err = EnvelopeError(f"internal error: {exc!r}")
-        err.reason = "internal"
-        raise err from exc
-    return parsed
-
-
-def screen(
-    body: bytes, envelope: Envelope, arrived_ns: int, window: TimeWindow, event: str = "up"
-) -> EnvelopeError | None:
-    """What the pipeline would reject this message for (None: it would take it).
-
-    For callers that answer the sender (the webhook): the message is still submitted, so
-    the pipeline keeps it raw in the rejected table.
-    """
-    try:
-        _parse(Inbound(body, "webhook", event=event, arrived_ns=arrived_ns, envelope=envelope), window)
-    except EnvelopeError as exc:
-        return exc
-    return None
-
-
-def _with_arrival_time(u: Uplink, arrived_ns: int) -> Uplink:
-    log.warning(
-        "uplink of device_id=%s f_cnt=%d carries no network time; using arrival time", u.device_id, u.f_cnt
-    )
-    return u._replace(received_at_ns=arrived_ns or time.time_ns())
-
-
-def _rejected(msg: Inbound, error: str, reason: str) -> RejectedMessage:
-    body = bytes(msg.body[:MAX_BODY])
-    return RejectedMessage(msg.source, msg.topic, body, error, msg.arrived_ns or time.time_ns(), reason)

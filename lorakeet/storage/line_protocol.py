@@ -58,47 +58,58 @@ def _quoted(value: str) -> str:
     return field_value(value)
 
 
+@lru_cache(maxsize=1 << 16)
+def _device_series(app: str, dev: str, kind: str) -> tuple[str, str]:
+    """The ``reading`` and ``uplink`` series keys of a device (one lookup per uplink)."""
+    return _series("reading", app, dev, kind), _series("uplink", app, dev, kind)
+
+
 def uplink_lines(stored: StoredUplink) -> Iterable[str]:
     """The line-protocol lines of one stored uplink."""
     u = stored.uplink
-    now_fields: list[str] = []
-    sampled: dict[int, list[str]] = {}
-    for r in stored.readings:
-        v = r.value
-        f = f"{r.key}={v!r}" if type(v) is float else f"{r.key}={field_value(v)}"
-        if r.time_ns is None or r.time_ns == u.received_at_ns:
-            now_fields.append(f)
-        else:
-            sampled.setdefault(r.time_ns, []).append(f)
-    if now_fields or sampled:
-        series = _series("reading", u.application_id, u.device_id, stored.kind)
+    t = u.received_at_ns
+    reading_series, uplink_series = _device_series(u.application_id, u.device_id, stored.kind)
+    lines: list[str] = []
+    if stored.readings:
+        now_fields: list[str] = []
+        sampled: dict[int, list[str]] = {}
+        for r in stored.readings:
+            v = r.value
+            f = f"{r.key}={v!r}" if type(v) is float else f"{r.key}={field_value(v)}"
+            if r.time_ns is None or r.time_ns == t:
+                now_fields.append(f)
+            else:
+                sampled.setdefault(r.time_ns, []).append(f)
         if now_fields:
-            yield f"{series} {','.join(now_fields)} {u.received_at_ns}"
-        for t, fields in sampled.items():
-            yield f"{series} {','.join(fields)} {t}"
-    payload = binascii.b2a_base64(u.payload, newline=False).decode()
-    meta = (
-        f'f_cnt={u.f_cnt}i,f_port={u.f_port}i,payload="{payload}",'
-        f"source={_quoted(u.source)},decoder={_quoted(stored.decoder)},gateway_count={len(u.gateways)}i"
-    )
+            lines.append(f"{reading_series} {','.join(now_fields)} {t}")
+        for at, fields in sampled.items():
+            lines.append(f"{reading_series} {','.join(fields)} {at}")
+    parts = [
+        f'{uplink_series} f_cnt={u.f_cnt}i,f_port={u.f_port}i,payload="',
+        binascii.b2a_base64(u.payload, newline=False).decode(),
+        f'",source={_quoted(u.source)},decoder={_quoted(stored.decoder)},gateway_count={len(u.gateways)}i',
+    ]
     if u.rssi is not None:
-        meta += f",rssi={float(u.rssi)!r}"
+        parts.append(f",rssi={float(u.rssi)!r}")
     if u.snr is not None:
-        meta += f",snr={float(u.snr)!r}"
+        parts.append(f",snr={float(u.snr)!r}")
     if u.spreading_factor is not None:
-        meta += f",sf={u.spreading_factor}i"
+        parts.append(f",sf={u.spreading_factor}i")
     if u.frequency is not None:
-        meta += f",frequency={u.frequency}i"
+        parts.append(f",frequency={u.frequency}i")
     if u.gateways:
-        meta += f",gateways={field_value(','.join(u.gateways))}"
+        parts.append(f",gateways={field_value(','.join(u.gateways))}")
     # always written (empty when none): a re-decode that succeeds must clear an old error
-    meta += f",decode_error={field_value(stored.decode_error)}" if stored.decode_error else ',decode_error=""'
+    parts.append(
+        f",decode_error={field_value(stored.decode_error)}" if stored.decode_error else ',decode_error=""'
+    )
     if u.network_decoded is not None:
-        meta += f",network_decoded={field_value(orjson.dumps(u.network_decoded).decode())}"
+        parts.append(f",network_decoded={field_value(orjson.dumps(u.network_decoded).decode())}")
     if stored.warnings:
-        meta += f",warnings={field_value(chr(10).join(stored.warnings))}"
-    series = _series("uplink", u.application_id, u.device_id, stored.kind)
-    yield f"{series} {meta} {u.received_at_ns}"
+        parts.append(f",warnings={field_value(chr(10).join(stored.warnings))}")
+    parts.append(f" {t}")
+    lines.append("".join(parts))
+    return lines
 
 
 def rejected_lines(batch: Iterable[RejectedMessage]) -> list[str]:

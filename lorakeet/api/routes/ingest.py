@@ -25,7 +25,8 @@ import orjson
 from fastapi import APIRouter, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from lorakeet.gateway_bridge.pipeline import Inbound, screen
+from lorakeet.gateway_bridge.admission import screen
+from lorakeet.gateway_bridge.pipeline import Inbound
 from lorakeet.gateway_bridge.validate import TimeWindow
 
 from .. import actions
