@@ -8,7 +8,8 @@ variables only (``--env`` adds or overrides some, e.g. ``--env LORAKEET_PIPELINE
 Once it is subscribed, N uplinks shaped like The Things Stack's (bench/ingest.py's) are
 published at QoS 0 as fast as the socket takes them. Reported per round: VmRSS when
 subscribed, peak RSS (VmHWM) once all N are in InfluxDB, uplinks/s from the blast's start
-to the last stored point, and the stored count (exactly N: nothing lost, nothing twice).
+to the last stored point, the bridge's CPU time per uplink, and the stored count (exactly N:
+nothing lost, nothing twice).
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ def _status_kb(pid: int, field: str) -> int:
         if line.startswith(field + ":"):
             return int(line.split()[1])
     raise KeyError(field)
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def one_round(n: int, devices: int, extra_env: dict[str, str], influx_url: str, db: str) -> dict[str, float]:
@@ -84,6 +90,7 @@ def one_round(n: int, devices: int, extra_env: dict[str, str], influx_url: str, 
             if not subscribed.wait(60):
                 raise RuntimeError("the bridge did not subscribe within 60 s")
             ready_kb = _status_kb(proc.pid, "VmRSS")
+            cpu0 = _cpu_s(proc.pid)
             t0 = time.time_ns()
             threading.Thread(target=blast, args=(broker.port, messages), daemon=True).start()
             stored = 0
@@ -93,6 +100,7 @@ def one_round(n: int, devices: int, extra_env: dict[str, str], influx_url: str, 
                 stored = _influx_count(influx_url, db)
             t1 = time.time_ns()
             hwm_kb = _status_kb(proc.pid, "VmHWM")
+            cpu = _cpu_s(proc.pid) - cpu0
             time.sleep(1.0)  # a duplicate written late would show in the count
             stored = _influx_count(influx_url, db)
         finally:
@@ -106,6 +114,7 @@ def one_round(n: int, devices: int, extra_env: dict[str, str], influx_url: str, 
         "peak_mb": hwm_kb / 1024,
         "rate": n / ((t1 - t0) / 1e9),
         "stored": stored,
+        "cpu_us": cpu * 1e6 / n,
     }
 
 
@@ -129,15 +138,17 @@ def main() -> None:
             stored = int(res["stored"])
             print(
                 f"round {r + 1}: ready {res['ready_mb']:5.1f} MB  peak {res['peak_mb']:5.1f} MB  "
-                f"{res['rate']:7,.0f} uplinks/s  stored {stored:,} (lost {opts.n - stored})",
+                f"{res['rate']:7,.0f} uplinks/s  cpu {res['cpu_us']:5.1f} µs/uplink  "
+                f"stored {stored:,} (lost {opts.n - stored})",
                 flush=True,
             )
     finally:
         influx.close()
-    med = {k: statistics.median(r[k] for r in rounds) for k in ("ready_mb", "peak_mb", "rate")}
+    med = {k: statistics.median(r[k] for r in rounds) for k in ("ready_mb", "peak_mb", "rate", "cpu_us")}
     print(
         f"median of {opts.rounds}: ready {med['ready_mb']:.1f} MB, peak {med['peak_mb']:.1f} MB "
-        f"(max {max(r['peak_mb'] for r in rounds):.1f}), {med['rate']:,.0f} uplinks/s; "
+        f"(max {max(r['peak_mb'] for r in rounds):.1f}), {med['rate']:,.0f} uplinks/s, "
+        f"cpu {med['cpu_us']:.1f} µs/uplink; "
         f"lost {max(opts.n - int(r['stored']) for r in rounds)}"
     )
 

@@ -134,7 +134,8 @@ class Delivery:
         self._targets: dict[str, _Target] = {}
         self._pending = 0  # attempts queued or in flight
         self._closing = False
-        self._http = httpx.Client(timeout=timeout_s, follow_redirects=False)
+        self._http_client: httpx.Client | None = None  # made for the first webhook (TLS set-up: ~2 MB)
+        self._http_lock = threading.Lock()
         self._mqtt: Any = None
         self._threads = [
             threading.Thread(target=self._run, name=f"lorakeet-alert-delivery-{i}", daemon=True)
@@ -142,6 +143,13 @@ class Delivery:
         ]
         for t in self._threads:
             t.start()
+
+    def _http(self) -> httpx.Client:
+        """The webhook client, made on first use (a bridge whose rules send no webhook never needs it)."""
+        with self._http_lock:
+            if self._http_client is None:
+                self._http_client = httpx.Client(timeout=self.timeout_s, follow_redirects=False)
+            return self._http_client
 
     def submit(self, job: Job) -> None:
         """Queue each channel of ``job`` at its target."""
@@ -199,7 +207,8 @@ class Delivery:
             self._cond.notify_all()
         for t in self._threads:
             t.join(max(self.timeout_s, 1.0) + 1)
-        self._http.close()
+        if self._http_client is not None:
+            self._http_client.close()
         if self._mqtt is not None:
             self._mqtt.disconnect()
             self._mqtt.loop_stop()
@@ -305,7 +314,7 @@ class Delivery:
         if job.webhook_secret:
             headers[SIGNATURE_HEADER] = sign(job.webhook_secret, job.body)
         try:
-            r = self._http.post(job.webhook_url, content=job.body, headers=headers)
+            r = self._http().post(job.webhook_url, content=job.body, headers=headers)
         except httpx.HTTPError as exc:
             return False, True, {"ok": False, "error": type(exc).__name__}
         if r.is_success:

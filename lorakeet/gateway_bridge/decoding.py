@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Callable
 
 from lorakeet.decoders import DecodeError, Decoder, DecodeResult, DeviceContext, get_decoder
@@ -19,20 +19,35 @@ NO_DECODER = "none"
 
 
 class DedupCache:
-    """The most recent uplink keys seen, bounded (oldest forgotten first)."""
+    """The most recent uplink keys seen, bounded (oldest forgotten first).
+
+    A set answers "seen?" and a deque keeps the order of arrival: about 50 bytes per key
+    besides the key itself, where an ``OrderedDict`` took about 105 (at the default
+    capacity of 200,000 keys, a bridge that has run a day holds 10 MB less).
+    """
+
+    __slots__ = ("_keys", "_order", "capacity")
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._keys: OrderedDict[int, None] = OrderedDict()
+        self._keys: set[int] = set()
+        self._order: deque[int] = deque()
 
     def __contains__(self, key: int) -> bool:
         return key in self._keys
 
+    def __len__(self) -> int:
+        return len(self._keys)
+
     def add(self, key: int) -> None:
-        """Remember a key."""
-        self._keys[key] = None
-        if len(self._keys) > self.capacity:
-            self._keys.popitem(last=False)
+        """Remember a key (one already remembered keeps its place)."""
+        keys = self._keys
+        if key in keys:
+            return
+        keys.add(key)
+        self._order.append(key)
+        if len(keys) > self.capacity:
+            keys.discard(self._order.popleft())
 
 
 class Decoding:
