@@ -52,6 +52,49 @@ def test_decoding_goes_on_while_the_registry_is_away(
         raise OSError("registry unreachable")
 
     monkeypatch.setattr(sqlite_registry, "devices_changed_since", away)
+    monkeypatch.setattr(sqlite_registry, "device_stamps_since", away)
     clock.now += 5.0
     assert d.device(k).decoder == "cayenne_lpp"  # served from memory
     assert d.refreshes == 1
+
+
+class CountingRegistry:
+    """The registry, counting how often whole devices are read."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.device_reads = 0
+
+    def ensure_device(self, *args: object, **kw: object) -> object:
+        return self.registry.ensure_device(*args, **kw)  # type: ignore[arg-type]
+
+    def devices_changed_since(self, since: object) -> list[object]:
+        found = self.registry.devices_changed_since(since)  # type: ignore[arg-type]
+        self.device_reads += len(found)
+        return found  # type: ignore[return-value]
+
+    def device_stamps_since(self, since: object) -> object:
+        return self.registry.device_stamps_since(since)  # type: ignore[arg-type]
+
+    def device_count(self) -> int:
+        return self.registry.device_count()
+
+
+def test_refreshes_read_whole_devices_only_when_one_changed(registry: Registry) -> None:
+    """A fleet registered a moment ago lies inside the overlap window of every refresh for a
+    minute: its devices are not read again unless one of them changed."""
+    keys = [DeviceKey("town-bins", f"bin-{i}") for i in range(200)]
+    for k in keys:
+        registry.upsert_device(k, kind="bin", decoder="cayenne_lpp")
+    source, clock = CountingRegistry(registry), Clock()
+    d = DeviceDirectory(source, refresh_s=5.0, clock=clock)  # type: ignore[arg-type]
+    d.device(keys[0])
+    assert source.device_reads == 200
+    for _ in range(3):
+        clock.now += 5.0
+        d.device(keys[0])
+    assert d.refreshes == 4 and source.device_reads == 200  # nothing changed: nothing read
+    registry.upsert_device(keys[7], kind="bin", decoder="lorakeet_bin")
+    clock.now += 5.0
+    assert d.device(keys[7]).decoder == "lorakeet_bin"
+    assert d.device(keys[8]).decoder == "cayenne_lpp"

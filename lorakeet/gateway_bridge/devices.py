@@ -58,6 +58,10 @@ class FleetSource(DeviceSource, Protocol):
         """Devices whose registration changed at or after ``since`` (None: every device)."""
         ...
 
+    def device_stamps_since(self, since: datetime | None) -> dict[tuple[str, str], datetime]:
+        """When each device changed last, for those changed at or after ``since``."""
+        ...
+
     def device_count(self) -> int:
         """How many devices are registered."""
         ...
@@ -85,6 +89,7 @@ class DeviceDirectory:
         self.clock = clock or time.monotonic
         self.refreshes = 0  # registry looks done (fleet mode), for tests and metrics
         self._all: dict[tuple[str, str], DeviceInfo] = {}  # plain tuples hash in C
+        self._stamps: dict[tuple[str, str], datetime] = {}  # when each held device last changed
         self._asked: set[DeviceKey] = set()
         self._since: datetime | None = None
         self._next_refresh = -1.0
@@ -128,13 +133,16 @@ class DeviceDirectory:
         started = datetime.now(UTC)
         try:
             since = None if self._since is None else self._since - REFRESH_OVERLAP
-            changed = fleet.devices_changed_since(since)
+            # stamps first: a change made while the devices are read shows as a new stamp next time
+            stamps = fleet.device_stamps_since(since)
+            held = self._stamps
+            news = since is None or any(held.get(k) != t for k, t in stamps.items())
+            changed = fleet.devices_changed_since(since) if news else []
             count = fleet.device_count()
             full = since is None
-            if not full and count != len(self._all) + sum(
-                1 for i in changed if _held(i.key) not in self._all
-            ):
-                changed, full = fleet.devices_changed_since(None), True
+            if not full and count != len(self._all) + sum(1 for k in stamps if k not in self._all):
+                stamps, full = fleet.device_stamps_since(None), True
+                changed = fleet.devices_changed_since(None)
         except Exception as exc:  # the registry is away: keep decoding with what we hold
             log.warning("device registry did not answer (%s); using the %d devices held", exc, len(self._all))
             return
@@ -144,10 +152,12 @@ class DeviceDirectory:
                 fresh = {_held(i.key): i for i in changed}
                 removed = [DeviceKey(*k) for k in self._all if k not in fresh]
                 self._all = fresh
+                self._stamps = stamps
             else:
                 removed = []
                 for info in changed:
                     self._all[_held(info.key)] = info
+                self._stamps.update(stamps)
             self._since = started
             self._asked = set()
         if removed and self.on_removed is not None:
@@ -175,11 +185,13 @@ class DeviceDirectory:
             if key is None:
                 self._cache.clear()
                 self._all.clear()
+                self._stamps.clear()
                 self._since = None
                 self._next_refresh = -1.0
             else:
                 self._cache.pop(key)
                 self._all.pop(_held(key), None)
+                self._stamps.pop(_held(key), None)
 
 
 def _held(key: DeviceKey) -> tuple[str, str]:

@@ -91,6 +91,14 @@ class DeviceRepository(Database):
         with self.session() as s:
             return [DeviceInfo.from_device(Device.from_row(r)) for r in s.scalars(q)]
 
+    def device_stamps_since(self, since: datetime | None) -> dict[tuple[str, str], datetime]:
+        """When each device changed last, for those changed at or after ``since`` (keys only: cheap)."""
+        q = select(DeviceRow.application_id, DeviceRow.device_id, DeviceRow.updated_at)
+        if since is not None:
+            q = q.where(DeviceRow.updated_at >= since)
+        with self.session() as s:
+            return {(a, d): t for a, d, t in s.execute(q)}
+
     def device_count(self) -> int:
         """How many devices are registered."""
         with self.session() as s:
