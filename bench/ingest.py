@@ -602,6 +602,12 @@ def run_consumers(
     }
 
 
+def _busy_cores(res: dict[str, float]) -> float:
+    """Cores kept busy by the consumer(s), InfluxDB and Mosquitto together over the run."""
+    wall = (res["last_ns"] - res["first_ns"]) / 1e9
+    return (res["cpu_s"] + res["influxd_cpu_s"] + res["mosquitto_cpu_s"]) / wall
+
+
 def count_stored(kind: str, tmp: str, influx_url: str, db: str) -> int:
     """Uplinks in the store after a bridge run (the 0-loss check reads the store itself)."""
     from lorakeet.settings import StoreSettings
@@ -667,8 +673,11 @@ def main() -> None:
                         args = ["lorakeet", port, n, str(opts.devices), kind, influx.url, db, tmp, share]
                     assert influx.proc is not None
                     influx_cpu = _proc_cpu_s(influx.proc.pid)
+                    mosquitto = broker._proc.pid if broker._proc is not None else 0
+                    mosquitto_cpu = _proc_cpu_s(mosquitto) if mosquitto else 0.0
                     res = run_consumers(args, broker.port, messages, processes)
                     res["influxd_cpu_s"] = _proc_cpu_s(influx.proc.pid) - influx_cpu
+                    res["mosquitto_cpu_s"] = (_proc_cpu_s(mosquitto) - mosquitto_cpu) if mosquitto else 0.0
                     if kind in ("influxdb", "sqlite"):
                         res["stored"] = count_stored(kind, tmp, influx.url, db)
                     elif kind in ("naive", "nodered"):  # 0 lost, 0 duplicated: the store counts
@@ -681,7 +690,9 @@ def main() -> None:
                         f"round {r + 1} {label:12s} {rate:9,.0f} uplinks/s  stored {int(res['stored']):,} "
                         f"(lost {lost})  cpu {res['cpu_s'] * 1e6 / opts.n:6.1f} µs/uplink  "
                         f"rss {res['maxrss_kb'] / 1024:5.1f} MB  "
-                        f"influxd cpu {res['influxd_cpu_s'] * 1e6 / opts.n:6.1f} µs/uplink",
+                        f"influxd cpu {res['influxd_cpu_s'] * 1e6 / opts.n:6.1f} µs/uplink  "
+                        f"mosquitto cpu {res['mosquitto_cpu_s'] * 1e6 / opts.n:5.1f} µs/uplink  "
+                        f"all {_busy_cores(res):4.2f} cores",
                         flush=True,
                     )
     finally:
@@ -691,14 +702,19 @@ def main() -> None:
     print(f"\nmedians over {opts.rounds} rounds, N={opts.n:,} TTN uplinks, {opts.devices} devices, QoS 0")
     print(
         f"{'consumer':12s} {'uplinks/s':>10s} {'cpu µs/up':>10s} {'peak RSS':>9s} {'lost':>5s} "
-        f"{'influxd µs/up':>14s}"
+        f"{'influxd µs/up':>14s} {'mosq µs/up':>11s} {'cores':>6s}"
     )
     for k, v in results.items():
         cpu = statistics.median(x["cpu_s"] for x in v) * 1e6 / opts.n
         icpu = statistics.median(x["influxd_cpu_s"] for x in v) * 1e6 / opts.n
         rss = max(x["maxrss_kb"] for x in v) / 1024
         lost = max((opts.n - int(x["stored"]) for x in v), key=abs)  # negative: duplicates
-        print(f"{k:12s} {med[k]:10,.0f} {cpu:10.1f} {rss:7.1f}MB {lost:5d} {icpu:14.1f}")
+        mcpu = statistics.median(x["mosquitto_cpu_s"] for x in v) * 1e6 / opts.n
+        cores = statistics.median(_busy_cores(x) for x in v)
+        print(
+            f"{k:12s} {med[k]:10,.0f} {cpu:10.1f} {rss:7.1f}MB {lost:5d} {icpu:14.1f} "
+            f"{mcpu:11.1f} {cores:6.2f}"
+        )
     cpu_med = {k: statistics.median(x["cpu_s"] for x in v) for k, v in results.items() if v}
     for base in ("nodered", "naive", "ceiling"):
         if base in med:
