@@ -432,8 +432,6 @@ def consume_lorakeet(
     from lorakeet.cli.common import setup_logging
     from lorakeet.gateway_bridge.bridge import Bridge
     from lorakeet.settings import Settings
-    from lorakeet.storage.records import DeviceKey
-    from lorakeet.storage.registry import Registry
 
     # configured the way `lorakeet bridge` is (README): LORAKEET_* variables over the defaults;
     # only what points at this run's broker, store and files is set, plus QoS 0 as TTS delivers
@@ -446,7 +444,7 @@ def consume_lorakeet(
         "LORAKEET_STORE__INFLUX_URL": influx_url,
         "LORAKEET_STORE__INFLUX_DATABASE": db,
         "LORAKEET_STORE__SQLITE_PATH": str(Path(tmp) / "bench.db"),
-        "LORAKEET_REGISTRY_URL": f"sqlite:///{tmp}/registry-{os.getpid()}.db",
+        "LORAKEET_REGISTRY_URL": f"sqlite:///{tmp}/registry.db",
         "LORAKEET_PIPELINE__SPOOL_PATH": str(Path(tmp) / f"spool-{os.getpid()}.db"),
     }
     for name in ("BENCH_WORKERS", "BENCH_QUEUE", "BENCH_BATCH"):  # knobs to explore, unset by default
@@ -458,10 +456,6 @@ def consume_lorakeet(
     os.environ.update(env)
     settings = Settings()
     setup_logging(settings)
-    registry = Registry(settings.registry_url)  # the fleet is registered before the bridge starts
-    for app, dev, _ in fleet(devices):
-        registry.upsert_device(DeviceKey(app, dev), kind="other", decoder="cayenne_lpp")
-    registry.close()
     bridge = Bridge(settings)
     first = 0
     submit = bridge.pipeline.submit
@@ -602,6 +596,18 @@ def run_consumers(
     }
 
 
+def register_fleet(tmp: str, devices: int) -> None:
+    """Register the fleet with the Cayenne LPP decoder before any bridge starts (as a user
+    would, e.g. with `lorakeet devices import`): the bridges find the registry ready."""
+    from lorakeet.storage.records import DeviceKey
+    from lorakeet.storage.registry import Registry
+
+    registry = Registry(f"sqlite:///{tmp}/registry.db")
+    for app, dev, _ in fleet(devices):
+        registry.upsert_device(DeviceKey(app, dev), kind="other", decoder="cayenne_lpp")
+    registry.close()
+
+
 def _busy_cores(res: dict[str, float]) -> float:
     """Cores kept busy by the consumer(s), InfluxDB and Mosquitto together over the run."""
     wall = (res["last_ns"] - res["first_ns"]) / 1e9
@@ -669,6 +675,7 @@ def main() -> None:
                     elif kind in ("naive", "nodered"):
                         args = [kind, port, n, influx.url, db, tmp]
                     else:
+                        register_fleet(tmp, opts.devices)
                         share = "bench" if processes > 1 else ""
                         args = ["lorakeet", port, n, str(opts.devices), kind, influx.url, db, tmp, share]
                     assert influx.proc is not None
