@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -12,7 +14,7 @@ from lorakeet.storage.registry import Device, DeviceFilter, Registry
 
 from .activity import DEFAULT_SILENCE_FACTOR, is_silent, median_interval_ns
 from .bin_history import FillHistory, history_of
-from .bins import DEFAULT_THRESHOLD_PCT, BinState, FillSample, assess, threshold_of
+from .bins import DEFAULT_THRESHOLD_PCT, BinState, FillSample, FillTrend, assess, threshold_of
 from .boats import Position, Ring, inside, polygon_from_metadata, position_of
 from .lights import LightState, light_state
 
@@ -100,6 +102,20 @@ def fill_samples(store: ReadingReader, key: DeviceKey, now_ns: int, lookback_ns:
     return out
 
 
+_Made = tuple[Device, Sequence[LatestValue], FillTrend | None, float, int, BinView]
+_made: weakref.WeakKeyDictionary[FillHistory, dict[DeviceKey, _Made]] = weakref.WeakKeyDictionary()
+_made_lock = threading.Lock()
+
+
+def _made_of(history: FillHistory) -> dict[DeviceKey, _Made]:
+    """The bin views last made over ``history``, with what they were made from (per bin)."""
+    with _made_lock:
+        made = _made.get(history)
+        if made is None:
+            made = _made[history] = {}
+        return made
+
+
 def bin_views(
     registry: Registry,
     store: ReadingReader,
@@ -111,36 +127,55 @@ def bin_views(
     lookback_ns: int = BIN_LOOKBACK_NS,
     history: FillHistory | None = None,
 ) -> list[BinView]:
-    """Every bin ``f`` lets through, fullest first (bins without readings last)."""
+    """Every bin ``f`` lets through, fullest first (bins without readings last). A bin whose
+    registration, latest values, trend, threshold and deadline are those of the previous call
+    over the same history gets the same view again (its state is not assessed twice)."""
     rows = devices_of_kind(registry, "bin", f)
-    latest = store.latest_many([r.key for r in rows])
+    keys = [r.key for r in rows]
+    latest = store.latest_many(keys)
     if history is None:
         history = (
             history_of(store)
             if lookback_ns == BIN_LOOKBACK_NS
             else FillHistory(store, lookback_ns=lookback_ns)
         )
+    made = _made_of(history)
     out = []
-    for row in rows:
-        lv = latest.get(row.key, [])
-        fill = next((v for v in lv if v.key == "fill_pct"), None)
+    for row, key in zip(rows, keys, strict=True):
+        lv = latest.get(key, ())
+        fill: Value | None = None
+        fill_ns = 0
+        battery: Value | None = None
+        for v in lv:  # one pass: the fill level and the battery
+            if v.key == "fill_pct":
+                fill, fill_ns = v.value, v.time_ns
+            elif v.key == "battery":
+                battery = v.value
         trend = (
-            history.trend(row.key, FillSample(fill.time_ns, float(fill.value)), now_ns)
-            if fill is not None and isinstance(fill.value, int | float) and not isinstance(fill.value, bool)
+            history.trend(key, FillSample(fill_ns, float(fill)), now_ns)
+            if isinstance(fill, int | float) and not isinstance(fill, bool)
             else None
         )
-        state = assess(trend, threshold_of(row.metadata, default_threshold), deadline_ns)
-        battery = values_of(lv).get("battery")
-        out.append(
-            BinView(
-                summary(row, lv),
-                state,
-                float(battery)
-                if isinstance(battery, int | float) and not isinstance(battery, bool)
-                else None,
-                _positive(row.metadata.get("volume_l")),
-            )
+        threshold = threshold_of(row.metadata, default_threshold)
+        held = made.get(key)  # the same inputs as last time: the same view
+        if (
+            held is not None
+            and held[0] is row
+            and held[2] is trend
+            and held[3] == threshold
+            and held[4] == deadline_ns
+            and (held[1] is lv or held[1] == lv)
+        ):
+            out.append(held[5])
+            continue
+        view = BinView(
+            summary(row, lv),
+            assess(trend, threshold, deadline_ns),
+            float(battery) if isinstance(battery, int | float) and not isinstance(battery, bool) else None,
+            _positive(row.metadata.get("volume_l")),
         )
+        made[key] = (row, lv, trend, threshold, deadline_ns, view)
+        out.append(view)
     out.sort(key=lambda b: (b.state.fill_pct is None, -(b.state.fill_pct or 0.0), b.device.uid))
     return out
 

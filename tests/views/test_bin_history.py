@@ -89,3 +89,45 @@ def test_answers_computed_once_for_concurrent_askers() -> None:
         t.join()
     assert got == [42] * 8 and len(calls) == 1
     assert answers.get("other", lambda: 7) == 7 and len(calls) == 1
+
+
+def test_a_bin_view_is_made_again_only_when_what_it_shows_changed(
+    sqlite_store: SqliteStore, sqlite_registry: Registry
+) -> None:
+    now = time.time_ns()
+    seed(sqlite_store, sqlite_registry, now)
+    history = FillHistory(sqlite_store)
+
+    def views(threshold: float = 80.0, deadline: int = now + 12 * H) -> dict[str, object]:
+        got = bin_views(
+            sqlite_registry,
+            sqlite_store,
+            DeviceFilter(),
+            now,
+            deadline,
+            default_threshold=threshold,
+            history=history,
+        )
+        return {v.device.uid: v for v in got}
+
+    first = views()
+    again = views()
+    assert all(again[uid] is first[uid] for uid in first)  # nothing changed: the same views
+    stricter = views(threshold=20.0)
+    assert stricter["town.bin-1"].state.threshold_pct == 20.0  # type: ignore[attr-defined]
+    assert views(deadline=now + 48 * H) != first
+    sqlite_registry.upsert_device(
+        DeviceKey("town", "bin-2"),
+        kind="bin",
+        visibility="public",
+        metadata={"collect_at_pct": 30},
+        name="Market",
+    )
+    moved = views()
+    assert moved["town.bin-2"].device.name == "Market"  # type: ignore[attr-defined]
+    assert moved["town.bin-2"].state.threshold_pct == 30.0  # type: ignore[attr-defined]
+    assert moved["town.bin-3"] == first["town.bin-3"]  # (made again: the registry moved)
+    cold = bin_views(
+        sqlite_registry, sqlite_store, DeviceFilter(), now, now + 12 * H, history=FillHistory(sqlite_store)
+    )
+    assert list(moved.values()) == cold
