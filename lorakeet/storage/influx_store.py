@@ -126,9 +126,11 @@ class InfluxStore(InfluxReads):
 
     def write_lines(self, lines: list[str]) -> None:
         """Write raw line protocol; returns once InfluxDB acknowledged it."""
-        if not lines:
-            return
-        body = "\n".join(lines).encode()
+        if lines:
+            self._post("\n".join(lines).encode())
+
+    def _post(self, body: bytes) -> None:
+        """Send one request body of line protocol."""
         if self._v2 is not None:
             try:
                 self._v2[1].write(bucket=self.bucket, org=self.org, record=body, write_precision="ns")
@@ -167,8 +169,11 @@ class InfluxStore(InfluxReads):
             unit_lines.forget(batch)
             raise PointsRefused(f"not representable in line protocol: {exc}") from exc
         latest, pending = self._latest.prepare(batch)
+        body = "\n".join(lines).encode()
+        lines.clear()  # the body alone stays while InfluxDB answers
         try:
-            self.write_lines(lines)
+            if body:
+                self._post(body)
         except BaseException:
             unit_lines.forget(batch)  # their units are written again with the retry
             raise
