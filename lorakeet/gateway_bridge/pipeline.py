@@ -26,7 +26,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import wait as wait_for
 from functools import partial
 
 from lorakeet.storage.protocols import ReadingWriter, StoreError
@@ -228,7 +227,7 @@ class Pipeline:
         """Consume until the queue is closed and empty (after a crash, what was not acknowledged first)."""
         stale, self._pending = self._pending, None
         if stale is not None:  # a write still running ends before its batch is taken up again
-            wait_for([stale.result])
+            stale.result.exception()  # waits; whatever it raised, the batch is retried below
         self._writing = NO_KEYS
         unfinished = self._unfinished()
         if unfinished:  # taken up again after a crash, on its own
