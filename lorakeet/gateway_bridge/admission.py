@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future
 from typing import NamedTuple
 
 from lorakeet.storage.records import RejectedMessage, StoredUplink, Uplink
 
+from .batch_queue import Job
 from .envelopes import EnvelopeError, OtherEvent, parse_chirpstack, parse_tts
 from .sink import Envelope, Inbound, Outcome
 from .validate import TimeWindow, check_uplink
@@ -101,4 +101,4 @@ class Writing(NamedTuple):
     """A batch whose write runs in the writer thread."""
 
     admitted: Admitted
-    result: Future[tuple[Outcome, list[StoredUplink]]]
+    result: Job[tuple[Outcome, list[StoredUplink]]]

@@ -13,7 +13,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
 from queue import SimpleQueue
 from typing import Any, Generic, TypeVar
 
@@ -119,8 +118,33 @@ class BatchQueue(Generic[T]):
 R = TypeVar("R")
 
 
+class Job(Generic[R]):
+    """A job for the :class:`Worker`, and its outcome once ``done`` is set.
+
+    Waited on through a plain Event (``with``-guarded locks only), not a
+    ``concurrent.futures.Future``: an exception raised into the waiting thread at any point
+    leaves no lock held.
+    """
+
+    __slots__ = ("done", "error", "fn", "then", "value")
+
+    def __init__(self, fn: Callable[[], R], then: Callable[[], None] | None = None) -> None:
+        self.fn = fn
+        self.then = then  # called in the worker thread once done is set
+        self.done = threading.Event()
+        self.value: R | None = None
+        self.error: BaseException | None = None
+
+    def result(self) -> R:
+        """Wait for the job; its value, or what it raised."""
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.value  # type: ignore[return-value]
+
+
 class Worker:
-    """One daemon thread that runs jobs in order and hands their results back as futures.
+    """One daemon thread that runs jobs in order.
 
     A daemon thread (unlike ``ThreadPoolExecutor``'s), so that a job stuck on a store that
     does not answer never holds the process at exit.
@@ -128,16 +152,16 @@ class Worker:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._jobs: SimpleQueue[tuple[Future[Any], Callable[[], Any]]] = SimpleQueue()
+        self._jobs: SimpleQueue[Job[Any]] = SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def submit(self, job: Callable[[], R]) -> Future[R]:
-        """Run ``job`` after the jobs before it; its result (or exception) in the future."""
-        future: Future[R] = Future()
-        self._jobs.put((future, job))
+    def submit(self, fn: Callable[[], R], then: Callable[[], None] | None = None) -> Job[R]:
+        """Run ``fn`` after the jobs before it; ``then`` once it is done."""
+        job = Job(fn, then)
+        self._jobs.put(job)
         self.start()
-        return future
+        return job
 
     def start(self) -> None:
         """Start the thread (once); submit() starts it when nobody did."""
@@ -148,10 +172,11 @@ class Worker:
 
     def _run(self) -> None:
         while True:
-            future, job = self._jobs.get()
-            if not future.set_running_or_notify_cancel():
-                continue
+            job = self._jobs.get()
             try:
-                future.set_result(job())
+                job.value = job.fn()
             except BaseException as exc:  # handed to the waiter, which decides
-                future.set_exception(exc)
+                job.error = exc
+            job.done.set()
+            if job.then is not None:
+                job.then()

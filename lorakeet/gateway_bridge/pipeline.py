@@ -227,7 +227,7 @@ class Pipeline:
         """Consume until the queue is closed and empty (after a crash, what was not acknowledged first)."""
         stale, self._pending = self._pending, None
         if stale is not None:  # a write still running ends before its batch is taken up again
-            stale.result.exception()  # waits; whatever it raised, the batch is retried below
+            stale.result.done.wait()  # whatever it raised, the batch is retried below
         self._writing = NO_KEYS
         unfinished = self._unfinished()
         if unfinished:  # taken up again after a crash, on its own
@@ -239,7 +239,7 @@ class Pipeline:
             self._retries = 0
         while True:
             writing: Writing | None = self._pending
-            if writing is not None and writing.result.done():
+            if writing is not None and writing.result.done.is_set():
                 self._settle(writing)  # written: acknowledge at once
                 continue
             self._down = ""
@@ -262,12 +262,8 @@ class Pipeline:
             if writing is not None:
                 self._settle(writing)
             self._writing = admitted.seen
-            result = self._writer.submit(partial(self._commit, admitted))
-            result.add_done_callback(self._wake)
-            self._pending = Writing(admitted, result)
-
-    def _wake(self, _: object) -> None:
-        self.queue.wake()
+            job = self._writer.submit(partial(self._commit, admitted), then=self.queue.wake)
+            self._pending = Writing(admitted, job)
 
     def _unfinished(self) -> list[Inbound]:
         """After a crash: every message taken from the queue and not yet acknowledged."""
