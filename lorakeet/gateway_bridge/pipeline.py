@@ -208,20 +208,31 @@ class Pipeline:
                 if self.queue.closed and not self._in_flight and not len(self.queue):
                     return  # ran to its end: stopped
                 crash = RuntimeError("the pipeline thread ended without finishing its work")
-            self.stats.restarts += 1
-            self._retries += 1
-            delay = min(RESTART_INITIAL_S * 2 ** (self._retries - 1), RESTART_MAX_S)
-            cause = f"{type(crash).__name__}: {str(crash)[:200]}"
-            self._down = f"pipeline thread died ({cause}); restart {self.stats.restarts} in {delay:.1f}s"
-            log.critical(
-                "ingest pipeline thread died (%s) with %d messages in flight; restarting in %.1fs",
-                cause,
-                len(self._in_flight),
-                delay,
-            )
+            try:
+                delay = self._restarting(crash)
+            except Exception:  # nothing in a report may end the supervisor, and ingest with it
+                log.exception("reporting a pipeline crash failed; restarting all the same")
+                delay = RESTART_MAX_S
             if not self._stopping.is_set():
                 self._stopping.wait(delay)
             self._thread = self._spawn()
+
+    def _restarting(self, crash: BaseException) -> float:
+        """Count and report a crash; how long to wait before the next consumer starts."""
+        self.stats.restarts += 1
+        self._retries += 1
+        # the exponent is capped: a crash loop that lasts for hours (a registry that does not
+        # answer) must not overflow the backoff
+        delay = min(RESTART_INITIAL_S * 2 ** min(self._retries - 1, 32), RESTART_MAX_S)
+        cause = f"{type(crash).__name__}: {str(crash)[:200]}"
+        self._down = f"pipeline thread died ({cause}); restart {self.stats.restarts} in {delay:.1f}s"
+        log.critical(
+            "ingest pipeline thread died (%s) with %d messages in flight; restarting in %.1fs",
+            cause,
+            len(self._in_flight),
+            delay,
+        )
+        return delay
 
     def run(self) -> None:
         """Consume until the queue is closed and empty (after a crash, what was not acknowledged first)."""
