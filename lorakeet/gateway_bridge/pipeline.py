@@ -223,7 +223,7 @@ class Pipeline:
         self._retries += 1
         # the exponent is capped: a crash loop that lasts for hours (a registry that does not
         # answer) must not overflow the backoff
-        delay = min(RESTART_INITIAL_S * 2 ** min(self._retries - 1, 32), RESTART_MAX_S)
+        delay = min(RESTART_INITIAL_S * (1 << min(self._retries - 1, 32)), RESTART_MAX_S)
         cause = f"{type(crash).__name__}: {str(crash)[:200]}"
         self._down = f"pipeline thread died ({cause}); restart {self.stats.restarts} in {delay:.1f}s"
         log.critical(
