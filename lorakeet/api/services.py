@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Annotated, ParamSpec, TypeVar
+from dataclasses import dataclass, field
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import anyio.to_thread
 from anyio import CapacityLimiter
@@ -41,6 +43,32 @@ async def bulk_read(fn: Callable[[], T]) -> T:
     return await anyio.to_thread.run_sync(fn, limiter=limiter)
 
 
+class Answers:
+    """Built answers kept with what they were built from (at most ``maxsize``, the least
+    recently used go first); thread-safe. The caller decides when an answer is still valid."""
+
+    def __init__(self, maxsize: int = 64) -> None:
+        self.maxsize = maxsize
+        self._held: OrderedDict[object, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: object) -> Any:
+        """What was put under ``key``, or None."""
+        with self._lock:
+            hit = self._held.get(key)
+            if hit is not None:
+                self._held.move_to_end(key)
+            return hit
+
+    def put(self, key: object, value: object) -> None:
+        """Keep ``value`` under ``key``."""
+        with self._lock:
+            self._held[key] = value
+            self._held.move_to_end(key)
+            while len(self._held) > self.maxsize:
+                self._held.popitem(last=False)
+
+
 @dataclass
 class Services:
     """What the API needs, built once by the entry point."""
@@ -50,6 +78,7 @@ class Services:
     store: Store
     pipeline: IngestSink | None = None  # webhook ingest hands messages to it (None: no ingest)
     ingest_timeout_s: float = 8.0  # a webhook waits this long for durability, then 503
+    fleet_pages: Answers = field(default_factory=Answers)  # built fleet pages (routes/fleet.py)
 
     async def quick_read(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a short store read: inline when the store says its reads may run inline (the
@@ -66,6 +95,12 @@ class Services:
             self.store, "latest_held", None
         )
         return None if held is None else held(key)
+
+    def latest_version(self) -> object | None:
+        """A token that stays the same while the store's ``latest_many`` answers the same, or
+        None when the store has none (see ``InfluxReads.latest_version``; may block)."""
+        version: Callable[[], object | None] | None = getattr(self.store, "latest_version", None)
+        return None if version is None else version()
 
     def purge_devices(self, keys: Iterable[DeviceKey]) -> None:
         """Erase what is kept about devices gone from the registry: their readings and uplinks,

@@ -121,6 +121,14 @@ class InfluxReads:
             return view.values(dev, state)
         return [] if device in self._no_data else None  # not known to have no data: ask the readings
 
+    def latest_version(self) -> int | None:
+        """A token that stays the same while ``latest_many`` of more than one device answers the
+        same (the view's version, after making sure it may answer: may block like a read), or
+        None when such reads ask InfluxDB instead (a fleet bigger than the view's limit)."""
+        view = self.latest_view()
+        view.fresh()
+        return view.version if view.small else None
+
     def latest_view(self) -> LatestView:
         """This process's view of the ``latest`` measurement (made on first use)."""
         view = self._view

@@ -19,6 +19,11 @@ one query for every reader waiting. An idle process sends no queries.
 A measurement of more than ``MAX_DEVICES`` devices is still read whole for fleet pages, but
 single-device reads then ask InfluxDB for that device (refreshing the view every second
 would cost InfluxDB tens of µs per device per process).
+
+``version`` changes whenever the view's contents may have changed (a write or deletion
+applied, a refresh that found anything different) and only then: a refresh that finds what
+the view already holds keeps its states (the same objects) and its version, so an answer
+built from the view (a fleet page) can be kept for as long as the version stays.
 """
 
 from __future__ import annotations
@@ -58,6 +63,19 @@ def merge(held: State | None, new: State) -> State:
     return out
 
 
+def _keep_equal(held: dict[Dev, State], new: dict[Dev, State]) -> bool:
+    """Put ``held``'s state objects into ``new`` where they are equal; True when every state
+    of ``new`` was (``new`` holds what ``held`` holds)."""
+    same = len(held) == len(new)
+    for d, st in new.items():
+        h = held.get(d)
+        if h is not None and h == st:
+            new[d] = h
+        else:
+            same = False
+    return same
+
+
 class LatestView:
     """Every device's latest values, loaded by ``load`` and kept up to date by ``apply``/``drop``."""
 
@@ -84,6 +102,8 @@ class LatestView:
         self._since: dict[Dev, State] = {}  # applied while a query runs: re-applied to its answer
         self._dropped: set[Dev] = set()  # dropped while a query runs: removed from its answer
         self._lists: dict[Dev, tuple[State, list[LatestValue]]] = {}  # each state as a list, once
+        self.version = 0
+        """Moves whenever the contents may have changed (see the module docstring)."""
 
     @property
     def age_s(self) -> float:
@@ -125,6 +145,11 @@ class LatestView:
             held = self._lists[dev] = (state, state_values(state))
         return held[1]
 
+    def fresh(self) -> None:
+        """Make sure the view may answer (blocking like :meth:`get`): a view older than the TTL
+        is refreshed first, one older than the refresh age in the background."""
+        self._fresh()
+
     def _fresh(self) -> None:
         now = self._clock()
         if now - self._at > self.ttl_s:
@@ -157,17 +182,23 @@ class LatestView:
                     states.pop(d, None)
                 for d, st in self._since.items():
                     states[d] = merge(states.get(d), st)
+                changed = not _keep_equal(self._states, states)
                 self._states, self._at = states, sent
+                if changed:  # after the states: a reader of the new version reads the new states
+                    self.version += 1
                 self._loading, self._since, self._dropped = False, {}, set()
 
     def apply(self, written: Mapping[Dev, State]) -> None:
         """Values this process has just written (acknowledged by InfluxDB)."""
+        if not written:
+            return
         with self._lock:
             states = self._states
             for d, st in written.items():
                 states[d] = merge(states.get(d), st)  # a new dict: readers never see half a state
                 if self._loading:
                     self._since[d] = merge(self._since.get(d), st)
+            self.version += 1  # after the states (see refresh)
 
     def drop(self, devs: Iterable[Dev]) -> None:
         """Devices deleted (their values with them)."""
@@ -178,6 +209,7 @@ class LatestView:
                 if self._loading:
                     self._since.pop(d, None)
                     self._dropped.add(d)
+            self.version += 1
 
     def _refresh_in_background(self) -> None:
         with self._lock:

@@ -9,6 +9,7 @@ without the models is the JSON the models render (the OpenAPI schema documents t
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -26,7 +27,7 @@ from lorakeet.gateway_bridge.simulator import ttn_uplink_body
 from lorakeet.storage.influx_store import InfluxStore
 from lorakeet.storage.influx_view import TTL_S
 from lorakeet.storage.records import DeviceKey, LatestValue
-from lorakeet.storage.registry import Registry
+from lorakeet.storage.registry import CACHE_TTL_S, Registry
 
 from ..storage.test_reading_contract import up
 from .conftest import Account, api_settings, make_admin
@@ -111,3 +112,68 @@ def test_the_hand_built_json_is_the_models_json(value: float | bool | str, time_
     assert json_bytes(plain) == model.model_dump_json().encode()
     assert isinstance(model.values[0].time, datetime)
     assert orjson.loads(json_bytes(plain))["values"][1]["unit"] == "mV"
+
+
+def fleet(client: TestClient) -> dict[str, dict[str, object]]:
+    """The anonymous fleet page: device -> its latest values."""
+    r = client.get("/v1/readings/latest")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["count"] == body["total"] == len(body["devices"])
+    return {d["device"]: {v["key"]: v["value"] for v in d["values"]} for d in body["devices"]}
+
+
+def test_the_fleet_page_is_built_once_and_follows_every_change(
+    api: tuple[TestClient, Services, Account],
+    influx_store: InfluxStore,
+    sqlite_registry: Registry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lorakeet.api.routes import fleet as fleet_routes
+
+    client, _, admin = api
+    built: list[int] = []
+    build = fleet_routes._build
+
+    def counting(*args: object) -> bytes:
+        built.append(1)
+        return build(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fleet_routes, "_build", counting)
+    webhook(client, "sensor-1", 1)
+    first = client.get("/v1/readings/latest").content
+    assert orjson.loads(first)["count"] == 2
+    assert client.get("/v1/readings/latest").content == first
+    assert len(built) == 1  # nothing moved: the page built once
+    # this process's write (a webhook): in the page at once
+    webhook(client, "sensor-1", 2, bytes.fromhex("016700C8"))
+    assert fleet(client)[f"{APP}.sensor-1"]["temperature_1"] == 20.0
+    # another process's write: within the view's bound
+    other = InfluxStore(influx_store.url, influx_store.database)
+    try:
+        other.write([up(DeviceKey(APP, "sensor-2"), time.time_ns(), 1, {"temperature_1": 4.5})])
+    finally:
+        other.close()
+    time.sleep(TTL_S)
+    assert fleet(client)[f"{APP}.sensor-2"] == {"temperature_1": 4.5}
+    # a device registered: listed at once
+    sqlite_registry.upsert_device(DeviceKey(APP, "sensor-3"), decoder="cayenne_lpp", visibility="public")
+    assert f"{APP}.sensor-3" in fleet(client)
+    # made private: gone from the anonymous page at once, still on the admin's
+    r = client.patch(f"/v1/devices/{APP}.sensor-3", json={"visibility": "private"}, headers=admin.headers)
+    assert r.status_code == 200, r.text
+    assert f"{APP}.sensor-3" not in fleet(client)
+    mine = client.get("/v1/readings/latest", headers=admin.headers).json()
+    assert f"{APP}.sensor-3" in {d["device"] for d in mine["devices"]}
+    # deleted: gone at once, values and all
+    assert client.delete(f"/v1/devices/{APP}.sensor-1", headers=admin.headers).status_code == 204
+    assert set(fleet(client)) == {f"{APP}.sensor-2"}
+    # changed by another process (straight in the registry's database): within the lookup cache's bound
+    with sqlite3.connect(sqlite_registry.engine.url.database or "") as conn:
+        conn.execute("UPDATE devices SET visibility = 'public' WHERE device_id = 'sensor-3'")
+    time.sleep(CACHE_TTL_S + 0.1)
+    assert set(fleet(client)) == {f"{APP}.sensor-2", f"{APP}.sensor-3"}
+    # an unchanged page is not built again
+    n = len(built)
+    fleet(client)
+    assert len(built) == n

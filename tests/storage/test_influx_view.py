@@ -146,3 +146,35 @@ def test_a_refresh_does_not_undo_writes_or_deletions_made_while_it_ran() -> None
     assert view.get([("app", "a"), ("app", "b")]) == {("app", "a"): {"k": (2, 9.0)}}
     view.apply({("app", "a"): {"k": (1, 0.0)}})  # an older value never moves a latest value back
     assert view.held(("app", "a")) == (True, {"k": (2, 9.0)})
+
+
+def test_the_version_moves_with_the_contents_and_only_with_them() -> None:
+    answer = {("app", "a"): {"k": (1, 1.0)}, ("app", "b"): {"k": (1, 2.0)}}
+
+    def load() -> dict[tuple[str, str], dict[str, tuple[int, float | bool | str]]]:
+        return {d: dict(st) for d, st in answer.items()}  # new objects every time, as parsed
+
+    view = LatestView(load)  # type: ignore[arg-type]
+    view.refresh()
+    first, held = view.version, view.get([("app", "a")])[("app", "a")]
+    view.refresh()  # InfluxDB answers the same: same version, same state objects
+    assert view.version == first
+    assert view.get([("app", "a")])[("app", "a")] is held
+    answer[("app", "b")] = {"k": (2, 3.0)}  # another process wrote
+    view.refresh()
+    assert view.version > first
+    assert view.get([("app", "a")])[("app", "a")] is held  # the unchanged device keeps its state
+    second = view.version
+    answer[("app", "c")] = {"k": (1, 0.0)}  # a new device
+    view.refresh()
+    assert view.version > second
+    third = view.version
+    del answer[("app", "c")]  # deleted elsewhere
+    view.refresh()
+    assert view.version > third
+    fourth = view.version
+    view.apply({("app", "a"): {"k": (5, 7.0)}})  # this process's write
+    assert view.version > fourth
+    fifth = view.version
+    view.drop([("app", "b")])  # this process's deletion
+    assert view.version > fifth

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response
 
 from lorakeet.storage.records import DeviceKey
-from lorakeet.storage.registry import KINDS, DeviceFilter
+from lorakeet.storage.registry import KINDS, Device, DeviceFilter
 
 from ..auth import ViewerDep
 from ..deps import Services, ServicesDep, bulk_read
@@ -45,7 +45,27 @@ async def fleet_latest(
 
 
 def _fleet_json(services: Services, f: DeviceFilter, kind: str | None, limit: int, offset: int) -> bytes:
-    rows, total = services.registry.lookup_devices(f, limit=limit, offset=offset)
+    """The page, built once for as long as what it is built from stays: the registry's answer
+    (the same page object from its lookup cache: no device added, changed or deleted, see
+    ``Registry.lookup_devices``) and the store's latest values (the same ``latest_version``,
+    read before the values: a change while the page is built makes the next request build it
+    again). Either one moves: built again. A store without a version: built every time."""
+    version = services.latest_version()
+    page = services.registry.lookup_devices(f, limit=limit, offset=offset)
+    key = (f, limit, offset)
+    if version is not None:
+        held = services.fleet_pages.get(key)
+        if held is not None and held[0] is page and held[1] == version:
+            body: bytes = held[2]
+            return body
+    body = _build(services, page, kind)
+    if version is not None:
+        services.fleet_pages.put(key, (page, version, body))  # the page object held: its id stays its own
+    return body
+
+
+def _build(services: Services, page: tuple[list[Device], int], kind: str | None) -> bytes:
+    rows, total = page
     keys = [DeviceKey(r.application_id, r.device_id) for r in rows]
     latest = services.store.latest_many(keys)
     # Built as plain data and serialised once: a fleet page holds thousands of values, and
@@ -62,5 +82,4 @@ def _fleet_json(services: Services, f: DeviceFilter, kind: str | None, limit: in
         }
         for r, key in zip(rows, keys, strict=True)
     ]
-    body = {"kind": kind, "count": len(devices), "total": total, "devices": devices}
-    return json_bytes(body)
+    return json_bytes({"kind": kind, "count": len(devices), "total": total, "devices": devices})
