@@ -88,5 +88,9 @@ def create_app(services: Services) -> FastAPI:
     for extra in (bins, lights, boats, alerts, downlinks, ops, dead_letters):
         app.include_router(extra.router)
     web.install(app)  # "/" is the crews' overview page
+    # the busiest read route skips dependency solving: it applies the one app-wide dependency itself
+    if [d.dependency for d in app.router.dependencies] != [rate_limit]:
+        raise RuntimeError("readings.latest_direct applies the app-wide dependencies itself: update it")
+    readings.install_direct(app)
 
     return app

@@ -62,7 +62,7 @@ def caller(request: Request, key_id: int | None) -> str:
 
 async def rate_limit(request: Request, viewer: ViewerDep) -> None:
     """App-wide dependency: 429 with Retry-After when the caller's bucket is empty."""
-    ingest = request.url.path.startswith(INGEST_PREFIX)
+    ingest = request.scope["path"].startswith(INGEST_PREFIX)  # (request.url parses the whole URL)
     buckets: TokenBuckets | None = getattr(
         request.app.state, "ingest_rate_limits" if ingest else "rate_limits", None
     )

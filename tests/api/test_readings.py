@@ -14,13 +14,14 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
+from lorakeet.api.app import create_app
 from lorakeet.api.deps import Services
 from lorakeet.api.schemas import FleetLatestPublic
 from lorakeet.decoders import Reading, Value
 from lorakeet.storage.records import DeviceKey, StoredUplink, Uplink
 from lorakeet.timefmt import format_rfc3339_ns
 
-from .conftest import Account, make_admin, register_device, signup
+from .conftest import Account, api_settings, make_admin, register_device, signup
 
 H = 3600 * 1_000_000_000
 NOW = time.time_ns()
@@ -61,6 +62,33 @@ def test_latest_respects_visibility(api_client: TestClient, api_services: Servic
     admin = make_admin(api_services)
     assert api_client.get("/v1/devices/town.bin-2/latest", headers=admin.headers).status_code == 200
     assert api_client.get("/v1/devices/town.nope/latest").status_code == 404
+
+
+def test_latest_answers_as_every_route_does(api_services: Services) -> None:
+    """The latest route skips the router's dependency solving: it must still apply the rate
+    limit, reject bad keys, render problems and answer GET alone."""
+    services = Services(
+        api_settings(rate_limit_per_minute=60, rate_limit_burst=5), api_services.registry, api_services.store
+    )
+    with TestClient(create_app(services)) as client:
+        admin = make_admin(services)
+        register_device(client, admin, "town.bin-9", visibility="public", kind="bin")
+        write(services, "town.bin-9", BASE, 1, {"fill_pct": 12.0})
+        codes = [client.get("/v1/devices/town.bin-9/latest").status_code for _ in range(6)]
+        assert codes == [200] * 5 + [429]
+        r = client.get("/v1/devices/town.bin-9/latest")
+        assert r.headers["retry-after"] == "1" and r.headers["content-type"] == "application/problem+json"
+        assert client.get("/healthz").status_code == 429  # one bucket for the caller, whatever the route
+        r = client.get("/v1/devices/town.bin-9/latest", headers={"Authorization": "Bearer lk_nope"})
+        assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+        assert r.headers["content-type"] == "application/problem+json"
+        r = client.get("/v1/devices/town.nope/latest", headers=admin.headers)
+        assert r.status_code == 404 and r.json()["instance"] == "/v1/devices/town.nope/latest"
+        assert client.get("/v1/devices/nodot/latest", headers=admin.headers).status_code == 422
+        assert client.head("/v1/devices/town.bin-9/latest", headers=admin.headers).status_code == 405
+        assert client.post("/v1/devices/town.bin-9/latest", headers=admin.headers).status_code == 405
+        r = client.get("/v1/devices/town.bin-9/latest", headers=admin.headers)
+        assert r.status_code == 200 and r.json()["values"][0]["value"] == 12.0
 
 
 def test_fleet_latest_lists_visible_devices_of_a_kind(api_client: TestClient, api_services: Services) -> None:

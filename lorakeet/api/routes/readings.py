@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request
 from fastapi.responses import Response
+from starlette.routing import Route
 
 from lorakeet.decoders import split_key
 from lorakeet.decoders.fields import is_vendor_key
@@ -22,6 +23,7 @@ from ..csvout import points_csv
 from ..deps import DAY_NS, MAX_RAW_DAYS, ServicesDep, bulk_read, services_of, time_range, visible_device_async
 from ..errors import problem_responses
 from ..presentation import dt, json_bytes, latest_values_plain, units_of
+from ..ratelimit import rate_limit
 from ..schemas import LatestPublic, PointPublic, ReadingsPublic
 
 router = APIRouter(prefix="/v1/devices", tags=["readings"])
@@ -54,6 +56,24 @@ async def latest(request: Request, device: str) -> Response:
 
     values, units = await services.quick_read(read)
     return _latest_response(key, values, units)
+
+
+async def latest_direct(request: Request) -> Response:
+    """``latest`` as a plain Starlette endpoint, installed ahead of the router by
+    :func:`install_direct`: the busiest read route skips FastAPI's dependency solving and the
+    router's search through every route. It applies the app-wide rate limit itself (the only
+    app-wide dependency; ``create_app`` checks that) and answers exactly as ``latest`` does,
+    errors included (raised as HTTPException, rendered by the app's handlers)."""
+    await rate_limit(request, await get_viewer(request))
+    return await latest(request, request.path_params["device"])
+
+
+def install_direct(app: FastAPI) -> None:
+    """Put :func:`latest_direct` first among ``app``'s routes (GET only, as the FastAPI route;
+    that route stays: it documents the answer in the OpenAPI schema)."""
+    route = Route(f"{router.prefix}/{{device}}/latest", latest_direct, methods=["GET"])
+    route.methods = {"GET"}  # Starlette adds HEAD; the FastAPI route answers GET alone
+    app.router.routes.insert(0, route)
 
 
 def _latest_response(key: DeviceKey, values: list[LatestValue], units: dict[str, str] | None) -> Response:
