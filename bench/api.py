@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 from lorakeet.decoders import Reading  # noqa: E402
 from lorakeet.gateway_bridge.broker import free_port  # noqa: E402
@@ -381,6 +382,25 @@ def run_direct(label: str, store: Store, devs: list[DeviceKey], now_ns: int) -> 
         print(f"    naive fleet (latest() per device)      {timed(naive_fleet, 5):8.3f} ms")
 
 
+def prepare_registry(data_dir: Path, devs: list[DeviceKey]) -> None:
+    """The registry alone in ``data_dir`` (for ``--skip-sqlite``: no SQLite readings to fill)."""
+    db = data_dir / "registry.db"
+    if db.exists():
+        registry = Registry(f"sqlite:///{db}")
+        with registry.session() as s:
+            n = s.scalar(select(func.count()).select_from(DeviceRow)) or 0
+        registry.close()
+        if n == len(devs):
+            print(f"registry: reusing {n} devices in {db}")
+            return
+        (data_dir / "bench-api.json").unlink(missing_ok=True)  # the SQLite readings no longer match
+        for suffix in ("", "-wal", "-shm"):
+            (data_dir / ("registry.db" + suffix)).unlink(missing_ok=True)
+    registry = Registry(f"sqlite:///{db}")
+    register(registry, devs)
+    registry.close()
+
+
 def run_sqlite(args: argparse.Namespace, devs: list[DeviceKey], data_dir: Path, tmp: Path) -> int:
     now_ns = prepare_sqlite(data_dir, devs, args.readings)
     registry_url = f"sqlite:///{data_dir / 'registry.db'}"
@@ -489,7 +509,7 @@ def main() -> None:
         data_dir = args.data_dir or tmp
         data_dir.mkdir(parents=True, exist_ok=True)
         if args.skip_sqlite:
-            prepare_sqlite(data_dir.resolve(), devs, args.readings)  # the registry (and kept files)
+            prepare_registry(data_dir.resolve(), devs)
         else:
             run_sqlite(args, devs, data_dir.resolve(), tmp)
         if not args.skip_influx:
