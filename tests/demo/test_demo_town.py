@@ -23,7 +23,9 @@ from lorakeet.gateway_bridge.sim_town import (
     BOAT_ROUTES,
     DAY_S,
     DUSK_ELEVATION_DEG,
+    BinModel,
     LightModel,
+    fill_factor,
     metres,
     sun_elevation_deg,
 )
@@ -96,11 +98,25 @@ def test_bins_fill_a_few_percent_a_day(demo: Demo) -> None:
     assert 3 <= statistics.median(rates) <= 15
 
 
+def true_rate_pct_day(model: BinModel, end_s: float, days: float = 14.0) -> float:
+    """The model's own mean fill rate over the look-back window: its base rate times the mean
+    of its fill factor (day and night, weekdays, market days for bins near the market)."""
+    hours = int(days * 24)
+    factors = [fill_factor(end_s - (h + 0.5) * 3600, model.near_market) for h in range(hours)]
+    return model.rate_pct_day * statistics.fmean(factors)
+
+
 def test_estimated_rates_follow_the_true_ones(demo: Demo) -> None:
-    true = {f"{APP}.{d.device_id}": d.model.rate_pct_day for d in demo.fleet if d.kind == "bin"}  # type: ignore[union-attr]
+    end_s = demo.now_ns / 1e9
+    true = {
+        f"{APP}.{d.device_id}": true_rate_pct_day(d.model, end_s)
+        for d in demo.fleet
+        if isinstance(d.model, BinModel)
+    }
+    assert len(true) == 50
     for v in bins(demo):
         assert v.state.rate_pct_per_h is not None
-        assert v.state.rate_pct_per_h * 24 == pytest.approx(true[v.device.uid], rel=0.5)
+        assert v.state.rate_pct_per_h * 24 == pytest.approx(true[v.device.uid], rel=0.25)
 
 
 def test_lights_switch_at_dusk_and_dawn(demo: Demo) -> None:
