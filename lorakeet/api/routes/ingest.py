@@ -76,7 +76,12 @@ async def _durable(services: ServicesDep, body: bytes, arrived_ns: int) -> BaseE
             verdict.set_result(error)
 
     def done(error: BaseException | None) -> None:  # runs on the pipeline thread
-        loop.call_soon_threadsafe(settle, error)
+        if loop.is_closed():  # the server stopped while the uplink was written: nobody waits
+            return
+        try:
+            loop.call_soon_threadsafe(settle, error)
+        except RuntimeError:  # closed in between
+            return
 
     msg = Inbound(body, "ttn", topic="webhook", arrived_ns=arrived_ns, done=done)
     try:
