@@ -95,6 +95,11 @@ def _channel_key(quantity: str, channel: int) -> str:
     return key
 
 
+_tuple_new = tuple.__new__
+"""Builds a Reading from its four fields in one C call (the NamedTuple's own constructor is a
+Python function: one frame per value on the per-uplink path)."""
+
+
 class ReadingsBuilder:
     """Collects readings, checking each against the quantity vocabulary.
 
@@ -132,15 +137,15 @@ class ReadingsBuilder:
             if not (q.minimum <= v <= q.maximum) or not math.isfinite(v):
                 self.warn(f"{key}: {v:g} {q.unit} outside [{q.minimum:g}, {q.maximum:g}], dropped")
                 return
-            self._readings.append(Reading(key, v, q.unit, time_ns))
+            self._readings.append(_tuple_new(Reading, (key, v, q.unit, time_ns)))
         elif q.type == "bool":
-            self._readings.append(Reading(key, bool(value), q.unit, time_ns))
+            self._readings.append(_tuple_new(Reading, (key, bool(value), q.unit, time_ns)))
         else:
-            self._readings.append(Reading(key, str(value), q.unit, time_ns))
+            self._readings.append(_tuple_new(Reading, (key, str(value), q.unit, time_ns)))
 
     def add_field(self, key: str, value: Value, unit: str, time_ns: int | None = None) -> None:
         """Add a reading as is: a vendor field, or a quantity already checked against its range."""
-        self._readings.append(Reading(key, value, unit, time_ns))
+        self._readings.append(_tuple_new(Reading, (key, value, unit, time_ns)))
 
     def warn(self, message: str) -> None:
         """Record a warning that travels with the result."""

@@ -15,6 +15,8 @@ from .field_maps import FieldMaps
 
 log = logging.getLogger(__name__)
 
+_tuple_new = tuple.__new__  # a NamedTuple from all its fields in one C call (per uplink)
+
 NO_DECODER = "none"
 
 
@@ -66,7 +68,7 @@ class Decoding:
     def decode(self, u: Uplink) -> StoredUplink:
         """Decode one uplink; errors become ``decode_error``, never exceptions."""
         from_network = u.network_decoded is not None or u.network_normalized is not None
-        info = self.devices.device(u.key, u.dev_eui, u.device_model, from_network)
+        info = self.devices.lookup(u.application_id, u.device_id, u.dev_eui, u.device_model, from_network)
         name = info.decoder or ("network" if from_network else NO_DECODER)
         if name == NO_DECODER:
             return StoredUplink(
@@ -76,8 +78,16 @@ class Decoding:
                 decode_error="no decoder configured for this device; set one and re-decode",
             )
         field_map = self.field_maps.for_device(info)
-        ctx = DeviceContext(
-            u.received_at_ns, info.metadata, u.network_decoded, u.device_id, field_map, u.network_normalized
+        ctx = _tuple_new(
+            DeviceContext,
+            (
+                u.received_at_ns,
+                info.metadata,
+                u.network_decoded,
+                u.device_id,
+                field_map,
+                u.network_normalized,
+            ),
         )
         try:
             result = self.resolve(name)(u.payload, u.f_port, ctx)
@@ -91,4 +101,4 @@ class Decoding:
             return StoredUplink(u, info.kind, name, decode_error=f"internal decoder error: {exc!r}")
         if name != "network":
             result = with_network(result, ctx)
-        return StoredUplink(u, info.kind, name, result.readings, result.warnings)
+        return _tuple_new(StoredUplink, (u, info.kind, name, result.readings, result.warnings, None))

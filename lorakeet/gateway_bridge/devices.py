@@ -104,12 +104,28 @@ class DeviceDirectory:
         decoded: bool = False,
     ) -> DeviceInfo:
         """The registration of ``key`` (auto-registering it when new)."""
+        return self.lookup(key.application_id, key.device_id, dev_eui, model, decoded, key)
+
+    def lookup(
+        self,
+        application_id: str,
+        device_id: str,
+        dev_eui: str | None = None,
+        model: DeviceModel | None = None,
+        decoded: bool = False,
+        key: DeviceKey | None = None,
+    ) -> DeviceInfo:
+        """:meth:`device` by ids (per uplink: a held device is found without building its key)."""
         if self.fleet is not None:
             if self.clock() >= self._next_refresh:
                 self.refresh()
-            held = (key.application_id, key.device_id)
+            held = (application_id, device_id)
             info = self._all.get(held)
-            if info is not None and (model is None or info.brand_id or key in self._asked):
+            if info is not None and model is None:
+                return info
+            if key is None:
+                key = DeviceKey(application_id, device_id)
+            if info is not None and (info.brand_id or key in self._asked):
                 return info
             # unknown, or the uplink names a model the registration lacks (recorded by the
             # registry): asked once per refresh interval
@@ -117,6 +133,8 @@ class DeviceDirectory:
             info = self.source.ensure_device(key, dev_eui, model, decoded)
             self._all[held] = info
             return info
+        if key is None:
+            key = DeviceKey(application_id, device_id)
         hit = self._cache.get(key)
         if hit is not None:
             return hit

@@ -26,6 +26,8 @@ from .chirpstack_envelope import ChirpStackUp, parse_chirpstack, profile_model
 from .envelope_common import Model, OtherEvent, b64, id_text, summary, time_ns
 from .validate import EnvelopeError, OutOfRange, check_bandwidth
 
+_tuple_new = tuple.__new__  # a NamedTuple from all its fields in one C call (per uplink)
+
 __all__ = [
     "ChirpStackUp",
     "EnvelopeError",
@@ -277,24 +279,27 @@ def _fast_tts(body: bytes | bytearray | str, source: str) -> Uplink:
         rssi = _opt_num(best.get("rssi"))
         if rssi is None:
             rssi = _opt_num(best.get("channel_rssi"))
-    return Uplink(
-        source,
-        app,
-        dev,
-        received_at_ns,
-        f_port,
-        f_cnt,
-        b64(payload),
-        eui.lower() if eui else None,
-        rssi,
-        best_snr,
-        sf,
-        int(freq) if freq else None,
-        tuple(gateways),
-        decoded,
-        from_network,
-        version_model(msg.get("version_ids")),
-        tuple(normalized) if normalized else None,
+    return _tuple_new(  # every field, in order: one C call, not the NamedTuple's Python constructor
+        Uplink,
+        (
+            source,
+            app,
+            dev,
+            received_at_ns,
+            f_port,
+            f_cnt,
+            b64(payload),
+            eui.lower() if eui else None,
+            rssi,
+            best_snr,
+            sf,
+            int(freq) if freq else None,
+            tuple(gateways),
+            decoded,
+            from_network,
+            version_model(msg.get("version_ids")),
+            tuple(normalized) if normalized else None,
+        ),
     )
 
 
