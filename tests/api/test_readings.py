@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient
 
 from lorakeet.api.app import create_app
 from lorakeet.api.deps import Services
-from lorakeet.api.schemas import FleetLatestPublic
+from lorakeet.api.presentation import dt
+from lorakeet.api.schemas import FleetLatestPublic, ReadingsPublic
 from lorakeet.decoders import Reading, Value
 from lorakeet.storage.records import DeviceKey, StoredUplink, Uplink
 from lorakeet.timefmt import format_rfc3339_ns
@@ -199,3 +200,37 @@ def test_a_failing_store_or_registry_is_503_not_500(
     monkeypatch.setattr(api_services.registry, "lookup_device", registry_down)
     r = api_client.get("/v1/devices/town.bin-1/latest")
     assert r.status_code == 503 and "registry" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [20.0, 0.1, -3.25, 1e21, 123456.789, 1e-7, float("nan"), float("inf"), True, False, "ok", "ünï ✓"],
+)
+@pytest.mark.parametrize("time_ns", [1_767_225_600_000_000_000, 1_767_225_600_123_456_789, 1_000])
+def test_the_hand_built_readings_json_is_the_models_json(value: Value, time_ns: int) -> None:
+    from lorakeet.api.presentation import json_bytes
+
+    body = {
+        "device": "town.d",
+        "start": dt(time_ns - H),
+        "end": dt(time_ns + H),
+        "every": "1h",
+        "agg": "mean",
+        "units": {"fill_pct": "%"},
+        "points": [{"time": dt(time_ns), "values": {"fill_pct": value, "v.x": value}}],
+    }
+    assert json_bytes(body) == ReadingsPublic.model_validate(body).model_dump_json().encode()
+
+
+def test_an_aggregate_answer_has_every_window(api_client: TestClient, api_services: Services) -> None:
+    setup_fleet(api_client, api_services)
+    start, end = format_rfc3339_ns(BASE), format_rfc3339_ns(BASE + 24 * H)
+    r = api_client.get(
+        "/v1/devices/town.bin-1/readings",
+        params={"quantities": "fill_pct,battery", "start": start, "end": end, "every": "1h", "agg": "mean"},
+    )
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    body = ReadingsPublic.model_validate(r.json())
+    assert [p.values["fill_pct"] for p in body.points] == [float(i) for i in range(24)]
+    assert body.units == {"fill_pct": "%", "battery": "%"} and body.every == "1h" and body.agg == "mean"
+    assert body.start == dt(BASE) and body.points[1].time == dt(BASE + H)
