@@ -53,6 +53,7 @@ def _where(device: DeviceKey) -> str:
 class InfluxReads:
     """The reading side of :class:`~lorakeet.storage.influx_store.InfluxStore`."""
 
+    database: str  # the store's
     _no_data: set[DeviceKey]
     _latest: LatestIndex  # the writer's (its commits and deletions keep the view up to date)
     _view: LatestView | None = None
@@ -136,7 +137,7 @@ class InfluxReads:
             with _VIEW_LOCK:
                 view = self._view
                 if view is None:
-                    view = LatestView(self._load_latest)
+                    view = LatestView(self._load_latest, mark=self._latest_mark)
                     self._latest.observe(view)
                     self._view = view
         return view
@@ -146,6 +147,40 @@ class InfluxReads:
         q = f"SELECT * FROM {LATEST} WHERE {_SPAN} GROUP BY application_id, device_id"
         found = parse_series((s for r in self.query(q) for s in r.get("series", [])), _py)
         return {(d.application_id, d.device_id): st for d, st in found.items()}
+
+    def _latest_mark(self) -> object | None:
+        """What moves whenever a point is written to this database or a series dropped from
+        it: every shard's count of points written and series created (InfluxDB counts a point
+        once it can be read), the database's count of series, and when the server started
+        (counts start again at a restart). None when InfluxDB does not say (no such shards
+        yet is an answer: an empty tuple)."""
+        res = self.query("SHOW DIAGNOSTICS FOR 'system'; SHOW STATS FOR 'shard'; SHOW STATS FOR 'database'")
+        if len(res) != 3:
+            return None
+        system = [s for s in res[0].get("series", []) if s.get("name") == "system"]
+        if not system or "started" not in system[0]["columns"]:
+            return None
+        started = system[0]["values"][0][system[0]["columns"].index("started")]
+        counts: list[tuple[str, ...]] = []
+        for r in res[1:]:
+            for s in r.get("series", []):
+                tags = s.get("tags") or {}
+                if tags.get("database") != self.database:
+                    continue
+                row = dict(zip(s["columns"], s["values"][0], strict=True))
+                counts.append(
+                    (
+                        str(s.get("name")),
+                        str(tags.get("id", "")),
+                        str(row.get("writePointsOk")),
+                        str(row.get("seriesCreate")),
+                        str(row.get("numSeries")),
+                        str(row.get("numMeasurements")),
+                    )
+                )
+        if not any(c[0] == "database" for c in counts):
+            return None  # (a database without any series yet has no stats: read it)
+        return (started, tuple(sorted(counts)))
 
     def _query_points(self, devices: Sequence[DeviceKey]) -> dict[DeviceKey, State]:
         """The devices' ``latest`` points as InfluxDB holds them now (one query)."""

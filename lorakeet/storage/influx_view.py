@@ -16,6 +16,14 @@ answered from the view at hand, so under steady load no reader waits for InfluxD
 of a view older than ``TTL_S`` (the first read, or after a quiet spell) waits for a refresh,
 one query for every reader waiting. An idle process sends no queries.
 
+A refresh first asks InfluxDB for its write marks (``mark``, see
+``InfluxReads._latest_mark``: every shard's count of points written, the database's count of
+series, when the server started; a few hundred bytes, no data read). When they are what they
+were before the view's last load, nothing was written or deleted since, and the view is as
+fresh as that question (it was loaded after the marks it was loaded with were taken, and a
+point is counted only once it can be read). Only when they moved is the measurement read
+again. Without marks (a user not allowed ``SHOW STATS``, another server) every refresh reads it.
+
 A measurement of more than ``MAX_DEVICES`` devices is still read whole for fleet pages, but
 single-device reads then ask InfluxDB for that device (refreshing the view every second
 would cost InfluxDB tens of µs per device per process).
@@ -83,12 +91,15 @@ class LatestView:
         self,
         load: Callable[[], dict[Dev, State]],
         *,
+        mark: Callable[[], object | None] | None = None,
         ttl_s: float = TTL_S,
         refresh_s: float = REFRESH_S,
         max_devices: int = MAX_DEVICES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._load = load
+        self._mark = mark
+        self._loaded_mark: object | None = None  # the marks taken just before the last load
         self.ttl_s = ttl_s
         self.refresh_s = refresh_s
         self.max_devices = max_devices
@@ -169,6 +180,11 @@ class LatestView:
             if self._at > sent_after:
                 return
             sent = self._clock()
+            marks = self._read_mark()
+            if marks is not None and marks == self._loaded_mark:
+                with self._lock:  # nothing written or deleted since the view was loaded
+                    self._at = max(self._at, sent)
+                return
             with self._lock:
                 self._loading, self._since, self._dropped = True, {}, set()
             try:
@@ -176,6 +192,7 @@ class LatestView:
             except BaseException:
                 with self._lock:
                     self._loading, self._since, self._dropped = False, {}, set()
+                    self._loaded_mark = None
                 raise
             with self._lock:
                 for d in self._dropped:
@@ -183,10 +200,22 @@ class LatestView:
                 for d, st in self._since.items():
                     states[d] = merge(states.get(d), st)
                 changed = not _keep_equal(self._states, states)
-                self._states, self._at = states, sent
+                self._states, self._at, self._loaded_mark = states, sent, marks
                 if changed:  # after the states: a reader of the new version reads the new states
                     self.version += 1
                 self._loading, self._since, self._dropped = False, {}, set()
+
+    def _read_mark(self) -> object | None:
+        """The write marks now, or None (no marks: read the measurement). A failure to read
+        them turns them off for good (e.g. a user without the right to ``SHOW STATS``)."""
+        if self._mark is None:
+            return None
+        try:
+            return self._mark()
+        except Exception as exc:
+            log.info("InfluxDB write marks not readable, the latest view reloads every refresh: %s", exc)
+            self._mark = None
+            return None
 
     def apply(self, written: Mapping[Dev, State]) -> None:
         """Values this process has just written (acknowledged by InfluxDB)."""

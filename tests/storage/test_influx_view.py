@@ -178,3 +178,60 @@ def test_the_version_moves_with_the_contents_and_only_with_them() -> None:
     fifth = view.version
     view.drop([("app", "b")])  # this process's deletion
     assert view.version > fifth
+
+
+def test_a_refresh_reads_the_measurement_only_when_influxdb_wrote_or_dropped_something(
+    influx_store: InfluxStore, other: InfluxStore
+) -> None:
+    influx_store.write([up(A, T0, 1, {"fill_pct_1": 10.0}), up(B, T0, 1, {"fill_pct_1": 20.0})])
+    assert influx_store._latest_mark() is not None  # this InfluxDB tells its write marks
+    view = influx_store.latest_view()
+    view.refresh()
+    version = view.version
+    sent = queries(influx_store)
+    time.sleep(0.01)
+    view.refresh()  # nothing written since: the marks alone
+    assert sent and not any("FROM latest" in q for q in sent)
+    assert view.age_s < 0.5 and view.version == version
+    other.write([up(A, T0 + H, 2, {"fill_pct_1": 30.0})])  # another process writes
+    view.refresh()
+    assert any("FROM latest" in q for q in sent)
+    assert values(influx_store.latest_held(A)) == {"fill_pct_1": 30.0}
+    sent.clear()
+    view.refresh()
+    assert not any("FROM latest" in q for q in sent)
+    other.delete_device(B)  # another process deletes (no point written)
+    view.refresh()
+    assert any("FROM latest" in q for q in sent)
+    assert view.get([(A.application_id, A.device_id), (B.application_id, B.device_id)]).keys() == {
+        (A.application_id, A.device_id)
+    }
+
+
+def test_without_write_marks_every_refresh_reads_the_measurement() -> None:
+    loads: list[int] = []
+    marks: list[object] = ["m1"]
+
+    def load() -> dict[tuple[str, str], dict[str, tuple[int, float | bool | str]]]:
+        loads.append(1)
+        return {("app", "a"): {"k": (len(loads), 1.0)}}
+
+    def mark() -> object:
+        if isinstance(marks[0], Exception):
+            raise marks[0]
+        return marks[0]
+
+    view = LatestView(load, mark=mark)  # type: ignore[arg-type]
+    view.refresh()
+    view.refresh()
+    assert len(loads) == 1  # same marks: not read again
+    marks[0] = "m2"
+    view.refresh()
+    assert len(loads) == 2
+    marks[0] = RuntimeError("not allowed")  # e.g. a user without SHOW STATS
+    view.refresh()
+    view.refresh()
+    assert len(loads) == 4  # no marks: every refresh reads
+    marks[0] = "m2"
+    view.refresh()
+    assert len(loads) == 5  # and they stay off
