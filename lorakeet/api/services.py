@@ -44,29 +44,38 @@ async def bulk_read(fn: Callable[[], T]) -> T:
 
 
 class Answers:
-    """Built answers kept with what they were built from (at most ``maxsize``, the least
-    recently used go first); thread-safe. The caller decides when an answer is still valid."""
+    """Built answers kept with what they were built from: at most ``maxsize`` of them and
+    ``max_bytes`` of answers in all (the least recently used go first); thread-safe. The
+    caller decides when an answer is still valid."""
 
-    def __init__(self, maxsize: int = 64) -> None:
+    def __init__(self, maxsize: int = 64, max_bytes: int = 16 << 20) -> None:
         self.maxsize = maxsize
-        self._held: OrderedDict[object, Any] = OrderedDict()
+        self.max_bytes = max_bytes
+        self._held: OrderedDict[object, tuple[int, Any]] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def get(self, key: object) -> Any:
         """What was put under ``key``, or None."""
         with self._lock:
             hit = self._held.get(key)
-            if hit is not None:
-                self._held.move_to_end(key)
-            return hit
-
-    def put(self, key: object, value: object) -> None:
-        """Keep ``value`` under ``key``."""
-        with self._lock:
-            self._held[key] = value
+            if hit is None:
+                return None
             self._held.move_to_end(key)
-            while len(self._held) > self.maxsize:
-                self._held.popitem(last=False)
+            return hit[1]
+
+    def put(self, key: object, value: object, size: int) -> None:
+        """Keep ``value`` (``size`` bytes) under ``key``; one bigger than ``max_bytes`` is not kept."""
+        with self._lock:
+            old = self._held.pop(key, None)
+            if old is not None:
+                self._bytes -= old[0]
+            if size > self.max_bytes:
+                return
+            self._held[key] = (size, value)
+            self._bytes += size
+            while len(self._held) > self.maxsize or self._bytes > self.max_bytes:
+                self._bytes -= self._held.popitem(last=False)[1][0]
 
 
 @dataclass

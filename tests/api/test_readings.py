@@ -234,3 +234,16 @@ def test_an_aggregate_answer_has_every_window(api_client: TestClient, api_servic
     assert [p.values["fill_pct"] for p in body.points] == [float(i) for i in range(24)]
     assert body.units == {"fill_pct": "%", "battery": "%"} and body.every == "1h" and body.agg == "mean"
     assert body.start == dt(BASE) and body.points[1].time == dt(BASE + H)
+
+
+def test_kept_fleet_pages_are_bounded_in_number_and_bytes() -> None:
+    from lorakeet.api.services import Answers
+
+    kept = Answers(maxsize=3, max_bytes=100)
+    for i in range(4):
+        kept.put(i, f"page {i}", 10)
+    assert kept.get(0) is None and kept.get(3) == "page 3"  # the oldest went first
+    kept.put("big", "b", 90)  # room made by the least recently used
+    assert kept.get("big") == "b" and kept.get(3) == "page 3" and kept.get(1) is None
+    kept.put("huge", "h", 101)  # never kept
+    assert kept.get("huge") is None and kept.get("big") == "b"

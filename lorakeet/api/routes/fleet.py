@@ -60,7 +60,9 @@ def _fleet_json(services: Services, f: DeviceFilter, kind: str | None, limit: in
             return body
     body = _build(services, page, kind)
     if version is not None:
-        services.fleet_pages.put(key, (page, version, body))  # the page object held: its id stays its own
+        services.fleet_pages.put(
+            key, (page, version, body), len(body)
+        )  # the page object held: its id stays its own
     return body
 
 
