@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/api.py [--devices 1000] [--readings 300000] [--workers 2]
                                   [--data-dir DIR] [--rounds 3] [--seconds 3] [--skip-influx]
-                                  [--skip-sqlite] [--baseline CHECKOUT]
+                                  [--skip-sqlite] [--baseline CHECKOUT] [--write-rate UPLINKS_PER_S]
 
 Fills a SQLite store (and a private InfluxDB 1.x from tests.services) with ``--devices``
 devices and ``--readings`` reading values (3 per uplink, spread over 35 days up to now)
@@ -453,6 +453,58 @@ def start_influx(
     return server, now_ns, marker is not None
 
 
+@contextmanager
+def writing(store: Store, devs: list[DeviceKey], rate: float) -> Iterator[None]:
+    """While inside: ``rate`` uplinks a second (3 readings each, now) of random devices written
+    through ``store`` in a thread, as a bridge would, in batches every 0.2 s."""
+    if rate <= 0:
+        yield
+        return
+    import threading
+
+    stop = threading.Event()
+    rng = random.Random(2)
+
+    def run() -> None:
+        f_cnt = 1_000_000
+        carry = 0.0
+        while not stop.wait(0.2):
+            carry += rate * 0.2
+            n, carry = int(carry), carry - int(carry)
+            batch = []
+            for _ in range(n):
+                i = rng.randrange(len(devs))
+                d = devs[i]
+                f_cnt += 1
+                u = Uplink(
+                    "ttn",
+                    d.application_id,
+                    d.device_id,
+                    time.time_ns(),
+                    1,
+                    f_cnt,
+                    b"\x01",
+                    rssi=-90.0,
+                    snr=7.0,
+                )
+                rs = (
+                    Reading("fill_pct", float(rng.randrange(100)), "%"),
+                    Reading("battery", 50.0, "%"),
+                    Reading("temperature", 12.0, "°C"),
+                )
+                batch.append(StoredUplink(u, kind_of(i), "cayenne_lpp", rs))
+            if batch:
+                store.write(batch)
+
+    t = threading.Thread(target=run, name="bench-writer", daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        t.join(10)
+
+
 def run_influx(args: argparse.Namespace, devs: list[DeviceKey], data_dir: Path, tmp: Path) -> None:
     from lorakeet.storage.influx_store import InfluxStore
 
@@ -466,8 +518,11 @@ def run_influx(args: argparse.Namespace, devs: list[DeviceKey], data_dir: Path, 
             "LORAKEET_STORE__INFLUX_DATABASE": "bench",
         }
         env = api_env(f"sqlite:///{data_dir / 'registry.db'}", store_env)
-        with api_processes(env, args, tmp) as urls:
-            run_http("InfluxDB 1.x", urls, len(devs), now_ns, args, tmp)
+        label = "InfluxDB 1.x" + (
+            f", {args.write_rate:g} uplinks/s written meanwhile" if args.write_rate else ""
+        )
+        with api_processes(env, args, tmp) as urls, writing(influx, devs, args.write_rate):
+            run_http(label, urls, len(devs), now_ns, args, tmp)
         run_direct("InfluxDB", influx, devs, now_ns)
         influx.close()
     finally:
@@ -491,6 +546,13 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=3.0, help="per scenario per round")
     ap.add_argument("--skip-influx", action="store_true")
+    ap.add_argument(
+        "--write-rate",
+        type=float,
+        default=0.0,
+        help="InfluxDB: uplinks/s written by another process's store while the API is measured "
+        "(latest values change under the readers, as with a bridge running)",
+    )
     ap.add_argument("--skip-sqlite", action="store_true", help="InfluxDB only (the registry is still filled)")
     ap.add_argument(
         "--baseline",
