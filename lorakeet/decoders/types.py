@@ -98,6 +98,7 @@ def _channel_key(quantity: str, channel: int) -> str:
 _tuple_new = tuple.__new__
 """Builds a Reading from its four fields in one C call (the NamedTuple's own constructor is a
 Python function: one frame per value on the per-uplink path)."""
+assert len(Reading._fields) == 4, "ReadingsBuilder builds a Reading from every one of its fields"
 
 
 class ReadingsBuilder:

@@ -16,6 +16,7 @@ from .field_maps import FieldMaps
 log = logging.getLogger(__name__)
 
 _tuple_new = tuple.__new__  # a NamedTuple from all its fields in one C call (per uplink)
+assert len(StoredUplink._fields) == 6 and len(DeviceContext._fields) == 6, "decode builds them field by field"
 
 NO_DECODER = "none"
 

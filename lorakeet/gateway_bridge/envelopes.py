@@ -27,6 +27,7 @@ from .envelope_common import Model, OtherEvent, b64, id_text, summary, time_ns
 from .validate import EnvelopeError, OutOfRange, check_bandwidth
 
 _tuple_new = tuple.__new__  # a NamedTuple from all its fields in one C call (per uplink)
+assert len(Uplink._fields) == 17, "_fast_tts builds an Uplink from every one of its fields"
 
 __all__ = [
     "ChirpStackUp",
