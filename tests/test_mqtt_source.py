@@ -9,9 +9,10 @@ import threading
 import time
 
 import pytest
+from paho.mqtt.enums import MQTTErrorCode
 
 from lorakeet.gateway_bridge.broker import LocalBroker
-from lorakeet.gateway_bridge.mqtt_source import READ_CHUNK, BufferedReads, MqttSource
+from lorakeet.gateway_bridge.mqtt_source import READ_BURST, READ_CHUNK, BufferedReads, MqttSource
 from lorakeet.settings import MqttSettings
 
 
@@ -118,5 +119,45 @@ def test_messages_reach_on_message_directly_and_filtered_callbacks_still_work(br
             time.sleep(0.02)
         assert filtered == ["v3/town@ttn/devices/bin-7/up"]  # paho's matcher took it
         assert got == [("v3/town@ttn/devices/bin-8/up", b"y")]  # the rest still reach on_message
+    finally:
+        src.stop()
+
+
+def test_a_burst_is_read_whole_and_a_lone_message_after_it_is_not_held_back(broker: LocalBroker) -> None:
+    """Several bursts' worth of packets arrive at once and are read many per turn of paho's
+    loop; every one reaches the pipeline, in order. A message sent alone afterwards arrives
+    at once: nothing waits in the buffer for paho's one-second select()."""
+    from bench._mqtt_blast import blast
+
+    got: list[bytes] = []
+    src = MqttSource(
+        MqttSettings(url=broker.url, qos=0, client_id="burst-check"),
+        submit=lambda m: got.append(bytes(m.body)),
+    )
+    turns: list[int] = []
+    read = src.client.loop_read
+
+    def counted(max_packets: int = 1) -> MQTTErrorCode:
+        turns.append(1)  # one turn of paho's loop (one select())
+        return read(max_packets)
+
+    src.client.loop_read = counted  # type: ignore[method-assign]
+    src.start()
+    try:
+        assert src.wait_connected(10)
+        turns.clear()
+        n = 3 * READ_BURST + 17
+        blast(broker.port, [(f"v3/town@ttn/devices/bin-{i % 7}/up", b"%06d" % i) for i in range(n)])
+        deadline = time.monotonic() + 10
+        while len(got) < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert got == [b"%06d" % i for i in range(n)]
+        assert len(turns) < n / 2  # many packets per turn, not one
+        for k in range(3):
+            sent = time.monotonic()
+            _publish(broker, "v3/town@ttn/devices/bin-1/up", b"lone-%d" % k)
+            while len(got) < n + k + 1 and time.monotonic() - sent < 5:
+                time.sleep(0.005)
+            assert got[-1] == b"lone-%d" % k and time.monotonic() - sent < 0.5
     finally:
         src.stop()
