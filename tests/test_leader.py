@@ -35,6 +35,11 @@ def test_postgres_advisory_lock_is_released_when_the_holder_dies() -> None:
         assert a.acquire()  # still held (connection alive)
         a._conn.invalidate()  # the connection dies with its process
         a._conn = None
+        # the server ends the dead connection's backend (and its locks) a moment later; a
+        # standby polls, as the bridge's does
+        deadline = time.monotonic() + 10
+        while not b.acquire() and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert b.acquire()
         b.release()
         other.release()

@@ -42,6 +42,21 @@ def test_small_reads_are_served_from_one_large_receive() -> None:
         b.close()
 
 
+def test_a_read_larger_than_the_buffer_is_short_and_leaves_it_empty() -> None:
+    a, b = socket.socketpair()
+    try:
+        r = BufferedReads(b)
+        a.sendall(bytes(range(200)))
+        assert r.recv(1) == b"\x00" and r.buffered() == 199 and r.pending() == 199
+        assert r.recv(1000) == bytes(range(1, 200))  # what the buffer holds, as a socket may
+        assert r.buffered() == 0 and r.pending() == 0
+        a.sendall(b"next")
+        assert r.recv(4) == b"next"
+    finally:
+        a.close()
+        b.close()
+
+
 def test_reads_across_chunks_and_partial_packets() -> None:
     a, b = socket.socketpair()
     try:

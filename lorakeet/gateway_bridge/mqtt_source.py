@@ -60,7 +60,7 @@ class BufferedReads:
                 return data
             self._buf, self._pos = data, bufsize
             return data[:bufsize]
-        end = pos + bufsize
+        end = min(pos + bufsize, len(self._buf))  # a short read, as a socket's may be
         self._pos = end
         return self._buf[pos:end]
 
