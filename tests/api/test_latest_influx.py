@@ -85,17 +85,25 @@ def test_a_webhook_uplink_is_in_the_latest_values_at_once(api: tuple[TestClient,
     assert latest(client, admin, "sensor-1") == {"temperature_1": 20.0, "humidity_2": 5.0}
 
 
+def write_from_another_process(
+    influx_store: InfluxStore, device: str, f_cnt: int, temperature: float
+) -> None:
+    """A reading written through another store on the same InfluxDB, as another API process
+    or a bridge would."""
+    other = InfluxStore(influx_store.url, influx_store.database)
+    try:
+        other.write([up(DeviceKey(APP, device), time.time_ns(), f_cnt, {"temperature_1": temperature})])
+    finally:
+        other.close()
+
+
 def test_another_process_write_is_served_within_the_bound(
     api: tuple[TestClient, Services, Account], influx_store: InfluxStore
 ) -> None:
     client, _, admin = api
     webhook(client, "sensor-2", 1)
     assert latest(client, admin, "sensor-2")["temperature_1"] == 27.2
-    other = InfluxStore(influx_store.url, influx_store.database)
-    try:
-        other.write([up(DeviceKey(APP, "sensor-2"), time.time_ns(), 2, {"temperature_1": 4.5})])
-    finally:
-        other.close()
+    write_from_another_process(influx_store, "sensor-2", 2, 4.5)
     time.sleep(TTL_S)
     assert latest(client, admin, "sensor-2")["temperature_1"] == 4.5
 
@@ -149,11 +157,7 @@ def test_the_fleet_page_is_built_once_and_follows_every_change(
     webhook(client, "sensor-1", 2, bytes.fromhex("016700C8"))
     assert fleet(client)[f"{APP}.sensor-1"]["temperature_1"] == 20.0
     # another process's write: within the view's bound
-    other = InfluxStore(influx_store.url, influx_store.database)
-    try:
-        other.write([up(DeviceKey(APP, "sensor-2"), time.time_ns(), 1, {"temperature_1": 4.5})])
-    finally:
-        other.close()
+    write_from_another_process(influx_store, "sensor-2", 1, 4.5)
     time.sleep(TTL_S)
     assert fleet(client)[f"{APP}.sensor-2"] == {"temperature_1": 4.5}
     # a device registered: listed at once
