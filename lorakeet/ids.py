@@ -22,10 +22,13 @@ _DEV_EUI = re.compile(DEV_EUI_PATTERN)
 
 
 def is_valid_id(value: str) -> bool:
-    """True when ``value`` is a well-formed application or device id."""
-    return _ID.match(value) is not None
+    """True when ``value`` is a well-formed application or device id.
+
+    ``fullmatch``: with ``match``, Python's ``$`` also matches before a final newline, and
+    ``"bin-1\\n"`` would pass (pydantic's patterns run on another engine, where it does not)."""
+    return _ID.fullmatch(value) is not None
 
 
 def is_dev_eui(value: str) -> bool:
     """True when ``value`` is 16 hex digits."""
-    return _DEV_EUI.match(value) is not None
+    return _DEV_EUI.fullmatch(value) is not None

@@ -13,8 +13,8 @@ import re
 from lorakeet.timefmt import format_rfc3339_ns, parse_rfc3339_ns
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-_RELATIVE = re.compile(r"^-(\d{1,7})([smhdw])$")
-_DURATION = re.compile(r"^(\d{1,7})([smhdw])$")
+_RELATIVE = re.compile(r"^-(\d{1,7})([smhdw])\Z")
+_DURATION = re.compile(r"^(\d{1,7})([smhdw])\Z")
 TIME_LIMIT_NS = 2**62
 DURATION_LIMIT_NS = 2**61
 MAX_TIME_TEXT = 64

@@ -241,7 +241,7 @@ def test_fast_path_matches_models_on_mutations(name: str, path: tuple[str, ...],
 
 @pytest.mark.parametrize(
     "bad_id",
-    ["Dev-1", "dev.1", "dev 1", "dev,1", 'dev"1', "dev\\", "dev\n1", "-dev", "", "x" * 65],
+    ["Dev-1", "dev.1", "dev 1", "dev,1", 'dev"1', "dev\\", "dev\n1", "dev-1\n", "-dev", "", "x" * 65],
 )
 def test_ids_outside_the_network_rules_are_rejected(bad_id: str) -> None:
     # ids end up in uids (app.dev), line protocol tags and queries: only TTS-style ids pass

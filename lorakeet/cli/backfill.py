@@ -15,7 +15,7 @@ from .common import LazyConsole
 
 console = LazyConsole(stderr=True)
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])$")
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd])\Z")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 
 

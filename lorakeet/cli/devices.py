@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 devices_app = typer.Typer(help="Register devices in bulk.", no_args_is_help=True)
 
-_DECODER = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+_DECODER = re.compile(r"^[A-Za-z0-9_.:-]{1,100}\Z")
 
 
 class SkipRow(ValueError):

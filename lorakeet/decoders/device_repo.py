@@ -38,7 +38,7 @@ from .errors import CodecError
 from .javascript import MAX_SOURCE_CHARS
 
 MAX_YAML_BYTES = 1024 * 1024
-_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*\Z")
 
 
 class DeviceRepoError(CodecError):

@@ -35,7 +35,7 @@ MAX_KEY_CHARS = 200
 KeyType = Literal["float", "bool", "str"]
 
 _KEEP = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
-_VENDOR_KEY = re.compile(r"^[vn]\.[A-Za-z0-9_~.\-]*(?::bool|:str)?$")
+_VENDOR_KEY = re.compile(r"^[vn]\.[A-Za-z0-9_~.\-]*(?::bool|:str)?\Z")
 _SUFFIX: dict[type, str] = {bool: ":bool", str: ":str"}
 
 

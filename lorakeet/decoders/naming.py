@@ -25,7 +25,7 @@ LPP_NAMES: dict[str, str] = {
     "analog_out": "analog_output",
     "presence": "presence",
 }
-_LPP_KEY = re.compile(r"^([a-z_]+)_(\d{1,3})$")
+_LPP_KEY = re.compile(r"^([a-z_]+)_(\d{1,3})\Z")
 
 # Words (lower case, joined) that name a quantity; the stated unit's dimension picks it.
 _WORDS: dict[str, tuple[str, ...]] = {

@@ -115,7 +115,7 @@ _ALL: tuple[Quantity, ...] = (
 
 QUANTITIES: dict[str, Quantity] = {q.name: q for q in _ALL}
 
-_KEY = re.compile(r"^([a-z][a-z0-9_]*?)(?:_(\d{1,3}))?$")
+_KEY = re.compile(r"^([a-z][a-z0-9_]*?)(?:_(\d{1,3}))?\Z")
 
 
 def split_key(key: str) -> tuple[Quantity, int | None]:

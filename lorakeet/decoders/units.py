@@ -240,11 +240,11 @@ _QUANTITY_WORDS = frozenset().union(*_SHORT_UNITS.values()) | {
     "noise",
 }
 
-_NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(\S(?:.*\S)?)?\s*$")
+_NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(\S(?:.*\S)?)?\s*\Z")
 # Letters and unit signs, with SI products and powers: "m/s", "kg·m⁻³", "W⋅m⁻²".
 _POWER = "(?:⁻?[⁰¹²³⁴⁵⁶⁷⁸⁹]+|[23])?"
 _UNIT_SHAPE = re.compile(rf"^[A-Za-zµμ°℃℉Ω%‰]+{_POWER}(?:[/·⋅*^.]?[A-Za-zµμ°Ω%]+{_POWER})*$")
-_RADIX_LITERAL = re.compile(r"^\s*[-+]?0[xXbBoO][0-9A-Fa-f]+\s*$")
+_RADIX_LITERAL = re.compile(r"^\s*[-+]?0[xXbBoO][0-9A-Fa-f]+\s*\Z")
 _MAX_UNIT_CHARS = 16
 
 

@@ -32,7 +32,7 @@ class TopicTemplate:
         for f in _FIELDS:
             group = r"(?P<event>.+)" if f == "event" else rf"(?P<{f}>[^/]+)"
             pattern = pattern.replace(re.escape("{" + f + "}"), group)
-        self._regex = re.compile("^" + pattern + "$")
+        self._regex = re.compile("^" + pattern + r"\Z")
 
     def filter(self, application: str = "+", device: str = "+", event: str = "up") -> str:
         """The subscription filter (``+`` wildcards where not fixed)."""

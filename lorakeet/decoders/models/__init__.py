@@ -50,7 +50,7 @@ MODELS_DIR = Path(__file__).parent
 Kind = Literal["bin", "streetlight", "boat", "other"]
 NETWORK = "network"
 
-_PATH = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
+_PATH = re.compile(r"^[^\x00-\x1f\x7f]{1,200}\Z")
 _ID = re.compile(ID_PATTERN)
 
 
@@ -170,14 +170,14 @@ def _load_file(path: Path, known_decoders: Iterable[str]) -> list[Model]:
         first = exc.errors(include_url=False)[0]
         loc = ".".join(str(p) for p in first["loc"])
         raise ModelFileError(f"{path.name}: {loc}: {first['msg']}") from None
-    if not _ID.match(vendor.brand):
+    if not _ID.fullmatch(vendor.brand):
         raise ModelFileError(f"{path.name}: brand {vendor.brand!r} is not a Device Repository id")
     known = set(known_decoders)
     out = []
     for model_id, spec in vendor.models.items():
         where = f"{path.name}: model {model_id!r}"
         for mid in (model_id, *spec.aliases):
-            if not _ID.match(mid):
+            if not _ID.fullmatch(mid):
                 raise ModelFileError(f"{where}: {mid!r} is not a Device Repository model id")
         check_decoder(spec.decoder, where, known)
         out.append(
