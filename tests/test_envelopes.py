@@ -298,3 +298,13 @@ def test_tts_normalized_payload_is_read_by_both_paths() -> None:
     del doc["uplink_message"]["normalized_payload"]
     u = parse_tts(json.dumps(doc))
     assert isinstance(u, Uplink) and u.network_normalized is None
+
+
+@pytest.mark.parametrize("bad_eui", ["zz", "70B3D57ED0000012\n", "70B3D57ED00000123", ""])
+def test_a_malformed_dev_eui_is_left_out_and_the_uplink_kept(bad_eui: str) -> None:
+    doc = json.loads(body("ttn_up_zero_fcnt.json"))
+    doc["end_device_ids"]["dev_eui"] = bad_eui
+    raw = json.dumps(doc)
+    assert parse_tts(raw).dev_eui is None and parse_tts_validated(raw).dev_eui is None
+    doc["end_device_ids"]["dev_eui"] = "70B3D57ED0000012"
+    assert parse_tts(json.dumps(doc)).dev_eui == "70b3d57ed0000012"

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 from pydantic import Field, ValidationError
 
-from lorakeet.ids import ID_PATTERN, is_valid_id
+from lorakeet.ids import ID_PATTERN, is_dev_eui, is_valid_id
 from lorakeet.storage.records import DeviceModel, Uplink
 
 from .chirpstack_envelope import ChirpStackUp, parse_chirpstack, profile_model
@@ -162,7 +162,7 @@ def _tts_uplink(up: TtsApplicationUp, source: str) -> Uplink | OtherEvent:
         f_port=msg.f_port,
         f_cnt=msg.f_cnt,
         payload=b64(msg.frm_payload),
-        dev_eui=ids.dev_eui.lower() if ids.dev_eui else None,
+        dev_eui=_eui(ids.dev_eui),
         rssi=(best.rssi if best.rssi is not None else best.channel_rssi) if best else None,
         snr=best.snr if best else None,
         spreading_factor=lora.spreading_factor if lora else None,
@@ -198,6 +198,11 @@ def _opt_num(value: object) -> float | None:
     if type(value) is float or type(value) is int:
         return float(value)
     raise _NotFast
+
+
+def _eui(value: str | None) -> str | None:
+    """A DevEUI as stored (lower case); one that is not 16 hex digits is left out, not the uplink."""
+    return value.lower() if value and is_dev_eui(value) else None
 
 
 class _NotFast(Exception):
@@ -290,7 +295,7 @@ def _fast_tts(body: bytes | bytearray | str, source: str) -> Uplink:
             f_port,
             f_cnt,
             b64(payload),
-            eui.lower() if eui else None,
+            _eui(eui),
             rssi,
             best_snr,
             sf,
